@@ -1,0 +1,141 @@
+# Glue only: config validation, subject discovery, path helpers and input functions.
+# Anything with logic lives in the netregions package (netregions.workflow).
+
+import datetime
+
+from snakemake.utils import validate
+
+from netregions import workflow as nrw
+
+RUN_START = datetime.datetime.now(datetime.timezone.utc)
+
+nrw.coerce_cli_strings(config, f"{workflow.current_basedir}/../schemas/config.schema.yaml")
+validate(config, schema="../schemas/config.schema.yaml")
+nrw.check_config(config)
+
+R = config["results_dir"]
+INPUTS = nrw.discover_inputs(config)
+SUBJECTS = sorted(INPUTS)
+KINDS = config["connectivity"]["kinds"]
+
+
+wildcard_constraints:
+    subject="[A-Za-z0-9]+",
+
+
+def subject_path(name):
+    """Per-subject output path (with the {subject} wildcard)."""
+    return f"{R}/subjects/sub-{{subject}}/{name}"
+
+
+def group_path(name):
+    """Group-level output path."""
+    return f"{R}/group/{name}"
+
+
+def log_path(rule_name, per_subject=False):
+    """Log file of a rule (one per subject for fan-out rules)."""
+    return (
+        f"{R}/logs/{rule_name}/sub-{{subject}}.log" if per_subject else f"{R}/logs/{rule_name}.log"
+    )
+
+
+def bench_path(rule_name, per_subject=False):
+    """Snakemake benchmark file of a rule, as the contract names it."""
+    if per_subject:
+        return f"{R}/benchmarks/{rule_name}/sub-{{subject}}.tsv"
+    return f"{R}/benchmarks/{rule_name}.tsv"
+
+
+def expand_subjects(pattern):
+    """A per-subject path for every subject."""
+    return expand(pattern, subject=SUBJECTS)
+
+
+def get_func(wildcards):
+    return INPUTS[wildcards.subject]["func"]
+
+
+def get_confounds(wildcards):
+    """The subject's confounds file, or nothing when the dataset has none."""
+    path = INPUTS[wildcards.subject]["confounds"]
+    return [path] if path else []
+
+
+def all_inputs():
+    """Every BOLD run and confounds file (for the input check)."""
+    paths = [INPUTS[s]["func"] for s in SUBJECTS]
+    return paths + [INPUTS[s]["confounds"] for s in SUBJECTS if INPUTS[s]["confounds"]]
+
+
+def kind_name(kind):
+    """File-name form of a connectivity kind ('partial correlation' -> partial_correlation)."""
+    return kind.replace(" ", "_")
+
+
+def connectome_outputs():
+    """Per-subject connectome files of every kind, keyed (subject, kind) in a stable order."""
+    return {
+        f"{s}|{kind_name(k)}": f"{R}/subjects/sub-{s}/connectome_{kind_name(k)}.tsv"
+        for s in SUBJECTS
+        for k in KINDS
+    }
+
+
+def mean_connectome_outputs():
+    return {kind_name(k): group_path(f"connectome_{kind_name(k)}_mean.tsv") for k in KINDS}
+
+
+def mem_mb(factor, floor):
+    """Memory request: `factor` x the input size (MB), at least `floor`, more on retries."""
+
+    def request(wildcards, input, attempt):
+        return max(int(factor * input.size_mb), floor) * attempt
+
+    return request
+
+
+def runtime_min(base, mb_per_minute):
+    """Time request (minutes): `base` plus one minute per `mb_per_minute` MB of input."""
+
+    def request(wildcards, input, attempt):
+        return (base + int(input.size_mb / mb_per_minute)) * attempt
+
+    return request
+
+
+def all_outputs():
+    """Every final output of the workflow (the default target)."""
+    network = config["figures"]["network"]
+    return [
+        f"{R}/inputs.tsv",
+        group_path("mask.nii.gz"),
+        group_path("components.nii.gz"),
+        group_path("regions.nii.gz"),
+        group_path("regions.tsv"),
+        *expand_subjects(subject_path("timeseries.tsv")),
+        *connectome_outputs().values(),
+        *mean_connectome_outputs().values(),
+        *figure_outputs(network),
+    ]
+
+
+def figure_outputs(network):
+    return [
+        f"{R}/figures/components.png",
+        f"{R}/figures/regions.png",
+        f"{R}/figures/matrix.png",
+        f"{R}/figures/connectome.png",
+        f"{R}/figures/network_{network}.png",
+        f"{R}/figures/network_{network}_regions.png",
+    ]
+
+
+onsuccess:
+    nrw.write_provenance(
+        f"{R}/provenance.json",
+        config=config,
+        inputs=INPUTS,
+        start=RUN_START,
+        workflow_dir=workflow.basedir,
+    )

@@ -1,0 +1,111 @@
+# Figures (matplotlib, no nilearn); each PNG is a report item with a caption.
+
+FIG = config["figures"]
+NETWORK = FIG["network"]
+
+
+def background():
+    """Figure background: a user template if given, else the data's mean EPI."""
+    return FIG["background"] or rules.group_mask.output.mean
+
+
+rule plot_components:
+    """All network maps as filled contours (netregions.plotting.plot_components)."""
+    input:
+        components=rules.decompose.output[0],
+        background=background(),
+    output:
+        report(
+            f"{R}/figures/components.png",
+            caption="../report/components.rst",
+            category="1. Networks",
+        ),
+    log:
+        log_path("plot_components"),
+    benchmark:
+        bench_path("plot_components")
+    conda:
+        "../../envs/netregions.yaml"
+    script:
+        "../scripts/plot_components.py"
+
+
+rule plot_regions:
+    """All regions as filled contours (netregions.plotting.plot_regions)."""
+    input:
+        regions=rules.extract_regions.output.regions,
+        table=rules.extract_regions.output.table,
+        background=background(),
+    output:
+        report(
+            f"{R}/figures/regions.png",
+            caption="../report/regions.rst",
+            category="2. Regions",
+        ),
+    log:
+        log_path("plot_regions"),
+    benchmark:
+        bench_path("plot_regions")
+    conda:
+        "../../envs/netregions.yaml"
+    script:
+        "../scripts/plot_regions.py"
+
+
+rule plot_network:
+    """One network and its regions (netregions.plotting.plot_network)."""
+    input:
+        components=rules.decompose.output[0],
+        regions=rules.extract_regions.output.regions,
+        table=rules.extract_regions.output.table,
+        background=background(),
+    output:
+        map=report(
+            f"{R}/figures/network_{NETWORK}.png",
+            caption="../report/network.rst",
+            category="1. Networks",
+        ),
+        regions=report(
+            f"{R}/figures/network_{NETWORK}_regions.png",
+            caption="../report/network_regions.rst",
+            category="2. Regions",
+        ),
+    log:
+        log_path("plot_network"),
+    benchmark:
+        bench_path("plot_network")
+    conda:
+        "../../envs/netregions.yaml"
+    params:
+        network=NETWORK,
+    script:
+        "../scripts/plot_network.py"
+
+
+rule plot_connectome:
+    """Group mean correlation as a matrix and on a glass brain (netregions.plotting)."""
+    input:
+        connectome=group_path("connectome_correlation_mean.tsv"),
+        table=rules.extract_regions.output.table,
+        mask=rules.group_mask.output.mask,
+    output:
+        matrix=report(
+            f"{R}/figures/matrix.png",
+            caption="../report/matrix.rst",
+            category="3. Connectome",
+        ),
+        connectome=report(
+            f"{R}/figures/connectome.png",
+            caption="../report/connectome.rst",
+            category="3. Connectome",
+        ),
+    log:
+        log_path("plot_connectome"),
+    benchmark:
+        bench_path("plot_connectome")
+    conda:
+        "../../envs/netregions.yaml"
+    params:
+        edge_threshold=FIG["edge_threshold"],
+    script:
+        "../scripts/plot_connectome.py"

@@ -1,0 +1,48 @@
+# Group steps (fan-in): group mask and the decomposition into network maps.
+
+
+rule group_mask:
+    """Intersect the subjects' EPI masks; average their means (netregions.masking.make_group_mask)."""
+    input:
+        masks=expand_subjects(rules.load_subject.output.mask),
+        means=expand_subjects(rules.load_subject.output.mean),
+    output:
+        mask=group_path("mask.nii.gz"),
+        mean=group_path("mean_epi.nii.gz"),
+    log:
+        log_path("group_mask"),
+    benchmark:
+        bench_path("group_mask")
+    conda:
+        "../../envs/netregions.yaml"
+    resources:
+        mem_mb=mem_mb(10, 500),
+        runtime=10,
+    params:
+        threshold=MASK["threshold"],
+        subjects=SUBJECTS,
+    script:
+        "../scripts/group_mask.py"
+
+
+rule decompose:
+    """Network maps by dictionary learning or CanICA (netregions.decomposition.decompose)."""
+    input:
+        reduced=expand_subjects(rules.preprocess_subject.output.reduced),
+        mask=rules.group_mask.output.mask,
+    output:
+        group_path("components.nii.gz"),
+    log:
+        log_path("decompose"),
+    benchmark:
+        bench_path("decompose")
+    conda:
+        "../../envs/netregions.yaml"
+    threads: 2
+    resources:
+        mem_mb=mem_mb(8, 1000),
+        runtime=runtime_min(10, 10),
+    params:
+        settings=nrw.decomposition_settings(config),
+    script:
+        "../scripts/decompose.py"

@@ -1,0 +1,61 @@
+# Per-subject fan-out before and after the group mask: decode once, mask, smooth, clean, reduce.
+
+MASK = config["mask"]
+DEC = config["decomposition"]
+
+
+rule load_subject:
+    """Decode the run once, cache it, compute its EPI mask (netregions.subject.load_subject)."""
+    input:
+        bold=get_func,
+    output:
+        mask=subject_path("mask.nii.gz"),
+        mean=subject_path("mean.nii.gz"),
+        cache=subject_path("bold.npy"),
+    log:
+        log_path("load_subject", per_subject=True),
+    benchmark:
+        bench_path("load_subject", per_subject=True)
+    group:
+        "load_subject"
+    conda:
+        "../../envs/netregions.yaml"
+    resources:
+        mem_mb=mem_mb(4, 500),
+        runtime=runtime_min(5, 20),
+    params:
+        lower_cutoff=MASK["lower_cutoff"],
+        upper_cutoff=MASK["upper_cutoff"],
+        opening=MASK["opening"],
+    script:
+        "../scripts/load_subject.py"
+
+
+rule preprocess_subject:
+    """Smooth, mask, clean and reduce one run (netregions.subject.preprocess_subject)."""
+    input:
+        cache=rules.load_subject.output.cache,
+        mask=group_path("mask.nii.gz"),
+    output:
+        reduced=subject_path("reduced.npy"),
+        smoothed=subject_path("smoothed.npy"),
+    log:
+        log_path("preprocess_subject", per_subject=True),
+    benchmark:
+        bench_path("preprocess_subject", per_subject=True)
+    group:
+        "preprocess_subject"
+    conda:
+        "../../envs/netregions.yaml"
+    threads: 2
+    resources:
+        mem_mb=mem_mb(3, 500),
+        runtime=runtime_min(5, 50),
+    params:
+        smoothing_fwhm=DEC["smoothing_fwhm"],
+        detrend=DEC["detrend"],
+        standardize=DEC["standardize"],
+        n_components=DEC["n_components"],
+        random_state=DEC["random_state"],
+    script:
+        "../scripts/preprocess_subject.py"

@@ -1,0 +1,16 @@
+# Thin wrapper: see the rule's docstring for the function it calls.
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # importable under --sdm conda too
+from netregions.workflow import run  # noqa: E402
+
+run(
+    snakemake,
+    "masking:make_group_mask",
+    masks=snakemake.input.masks,
+    means=snakemake.input.means,
+    subjects=snakemake.params.subjects,
+    threshold=snakemake.params.threshold,
+    mask=snakemake.output.mask,
+    mean=snakemake.output.mean,
+)

@@ -1,0 +1,17 @@
+# Thin wrapper: see the rule's docstring for the function it calls.
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # importable under --sdm conda too
+from netregions.workflow import run  # noqa: E402
+
+run(
+    snakemake,
+    "plotting:plot_network",
+    components=snakemake.input.components,
+    regions=snakemake.input.regions,
+    regions_table=snakemake.input.table,
+    background=snakemake.input.background,
+    network=snakemake.params.network,
+    output_map=snakemake.output.map,
+    output_regions=snakemake.output.regions,
+)
