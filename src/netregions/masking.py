@@ -1,0 +1,301 @@
+"""Brain masks: per-subject EPI masks, their group intersection, masking and unmasking.
+
+Follows the reference pipeline's "epi" strategy: a histogram-gap threshold of the smoothed
+mean image, then opening-like clean-up and the largest connected component.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from netregions.exceptions import InputDataError
+
+__all__ = [
+    "apply_mask",
+    "binary_dilation",
+    "binary_erosion",
+    "compute_epi_mask",
+    "epi_threshold",
+    "intersect_masks",
+    "make_group_mask",
+    "unmask",
+]
+
+
+class MaskWarning(UserWarning):
+    """A computed mask is empty or suspicious."""
+
+
+def _shift_and(mask: np.ndarray, out: np.ndarray, axis: int, step: int) -> None:
+    """``out &= mask shifted by step along axis``, with zeros shifted in (border value 0)."""
+    src = [slice(None)] * mask.ndim
+    dst = [slice(None)] * mask.ndim
+    edge = [slice(None)] * mask.ndim
+    if step > 0:
+        src[axis], dst[axis], edge[axis] = slice(step, None), slice(None, -step), slice(-step, None)
+    else:
+        src[axis], dst[axis], edge[axis] = slice(None, step), slice(-step, None), slice(None, -step)
+    out[tuple(dst)] &= mask[tuple(src)]
+    out[tuple(edge)] = False
+
+
+def _shift_or(mask: np.ndarray, out: np.ndarray, axis: int, step: int) -> None:
+    """``out |= mask shifted by step along axis`` (what lies outside the array is 0)."""
+    src = [slice(None)] * mask.ndim
+    dst = [slice(None)] * mask.ndim
+    if step > 0:
+        src[axis], dst[axis] = slice(step, None), slice(None, -step)
+    else:
+        src[axis], dst[axis] = slice(None, step), slice(-step, None)
+    out[tuple(dst)] |= mask[tuple(src)]
+
+
+def binary_erosion(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
+    """Erode with the 6-neighbour cross, border value 0 (as ``scipy.ndimage.binary_erosion``).
+
+    Parameters
+    ----------
+    mask : ndarray of bool
+    iterations : int, default=1
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    out = np.asarray(mask, dtype=bool).copy()
+    for _ in range(iterations):
+        current = out.copy()
+        for axis in range(out.ndim):
+            for step in (1, -1):
+                _shift_and(current, out, axis, step)
+    return out
+
+
+def binary_dilation(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
+    """Dilate with the 6-neighbour cross (as ``scipy.ndimage.binary_dilation``)."""
+    out = np.asarray(mask, dtype=bool).copy()
+    for _ in range(iterations):
+        current = out.copy()
+        for axis in range(out.ndim):
+            for step in (1, -1):
+                _shift_or(current, out, axis, step)
+    return out
+
+
+def epi_threshold(values: np.ndarray, lower_cutoff: float, upper_cutoff: float) -> float:
+    """Histogram-gap threshold: middle of the largest gap between sorted values in a range.
+
+    Parameters
+    ----------
+    values : ndarray
+        Every voxel value of the (smoothed) mean image, zeros included.
+    lower_cutoff, upper_cutoff : float
+        Fractions of the sorted values between which the gap is searched.
+
+    Returns
+    -------
+    float
+        In the dtype of ``values``.
+    """
+    s = np.sort(values.ravel())
+    n = s.size
+    lo = int(np.floor(lower_cutoff * n))
+    hi = min(int(np.floor(upper_cutoff * n)), n - 1)
+    if hi <= lo:
+        return s[lo]
+    gaps = s[lo + 1 : hi + 1] - s[lo:hi]
+    i = int(np.argmax(gaps))
+    return (s[lo + i] + s[lo + i + 1]) / s.dtype.type(2)
+
+
+def compute_epi_mask(
+    mean: np.ndarray,
+    *,
+    lower_cutoff: float = 0.2,
+    upper_cutoff: float = 0.85,
+    opening: int = 2,
+    connected: bool = True,
+) -> np.ndarray:
+    """Brain mask of one run from its mean image (the reference's "epi" strategy).
+
+    Parameters
+    ----------
+    mean : ndarray, shape (x, y, z)
+        Mean over time of the run.
+    lower_cutoff, upper_cutoff : float, default=0.2, 0.85
+        Range (fractions of sorted voxel values) searched for the histogram gap.
+    opening : int, default=2
+        Erosion iterations before keeping the largest component, then dilation by twice
+        as many and erosion again; 0 disables the clean-up and the smoothing.
+    connected : bool, default=True
+        Keep only the largest 6-connected component.
+
+    Returns
+    -------
+    ndarray of bool, shape (x, y, z)
+
+    Notes
+    -----
+    With ``opening`` the mean is first smoothed by a Gaussian of FWHM one voxel (whatever the
+    voxel size, as the reference). Values that were NaN become 0 after smoothing.
+    """
+    from netregions.kernels import largest_component, smooth
+
+    mean = np.asarray(mean)
+    if opening:
+        smoothed = smooth(mean, np.eye(4), 1.0)
+        smoothed[np.isnan(mean)] = 0
+    else:
+        smoothed = np.where(np.isfinite(mean), mean, 0).astype(mean.dtype)
+    mask = smoothed >= epi_threshold(smoothed, lower_cutoff, upper_cutoff)
+    if opening:
+        mask = binary_erosion(mask, iterations=opening)
+    if not mask.any():
+        warnings.warn(
+            "Computed an empty mask: the run has no clear brain/background contrast",
+            MaskWarning,
+            stacklevel=2,
+        )
+    elif connected:
+        mask = largest_component(mask, connectivity=6)
+    if opening:
+        mask = binary_erosion(binary_dilation(mask, iterations=2 * opening), iterations=opening)
+    return mask
+
+
+def intersect_masks(
+    masks: Sequence[np.ndarray], threshold: float = 0.5, connected: bool = True
+) -> np.ndarray:
+    """Voxels present in more than ``threshold`` of the masks, largest component kept.
+
+    Parameters
+    ----------
+    masks : sequence of ndarray of bool, all the same shape
+    threshold : float, default=0.5
+        In (0, 1): a voxel is kept when ``count > threshold * len(masks)`` (strict).
+    connected : bool, default=True
+        Keep only the largest 6-connected component.
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    if len(masks) == 0:
+        raise ValueError("No mask provided for intersection")
+    if not 0 < threshold < 1:
+        raise ValueError(f"The threshold should be in (0, 1), got {threshold}")
+    count = np.zeros(masks[0].shape, dtype=np.int32)
+    for mask in masks:
+        count += np.asarray(mask, dtype=bool)
+    group = count > threshold * len(masks)
+    if connected and group.any():
+        from netregions.kernels import largest_component
+
+        group = largest_component(group, connectivity=6)
+    return group
+
+
+def apply_mask(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """In-mask time series of a 4D array, shape (n_volumes, n_voxels), C-contiguous.
+
+    Voxels are ordered like ``data[mask]`` (C order of the (x, y, z) index), whatever the
+    memory layout of ``data``; a Fortran-ordered array (as decoded from NIfTI) is gathered
+    volume by volume without a transposed copy.
+
+    Parameters
+    ----------
+    data : ndarray, shape (x, y, z, n_volumes)
+    mask : ndarray of bool, shape (x, y, z)
+
+    Returns
+    -------
+    ndarray, shape (n_volumes, n_voxels), dtype of ``data``
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if data.shape[:3] != mask.shape:
+        raise ValueError(f"data grid {data.shape[:3]} differs from mask grid {mask.shape}")
+    if data.flags.f_contiguous:
+        flat_f = np.ravel_multi_index(np.nonzero(mask), mask.shape, order="F")
+        volumes = data.T.reshape(data.shape[3], -1)  # (t, voxels in F order), a view
+        out = np.empty((data.shape[3], flat_f.size), dtype=data.dtype)
+        return np.take(volumes, flat_f, axis=1, out=out)
+    return np.ascontiguousarray(data[mask].T)
+
+
+def unmask(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Put (n, n_voxels) values back on the grid: (x, y, z, n), zeros outside the mask."""
+    mask = np.asarray(mask, dtype=bool)
+    values = np.atleast_2d(values)
+    out = np.zeros((*mask.shape, values.shape[0]), dtype=values.dtype)
+    out[mask] = values.T
+    return out
+
+
+# --------------------------------------------------------------------------- workflow step
+
+
+def _load_same_grid(paths: Sequence[str | Path], subjects: Sequence[str]):
+    import nibabel as nib
+
+    arrays, ref_affine, ref_shape = [], None, None
+    for path, subject in zip(paths, subjects, strict=True):
+        img = nib.load(path)
+        if ref_affine is None:
+            ref_affine, ref_shape, ref_subject = img.affine, img.shape, subject
+        elif img.shape != ref_shape or not np.allclose(img.affine, ref_affine, atol=1e-3):
+            raise InputDataError(
+                f"sub-{subject}: grid {img.shape} / affine of {path} differs from sub-"
+                f"{ref_subject}'s {ref_shape}; all runs must share one grid"
+            )
+        arrays.append(np.asanyarray(img.dataobj))
+    return arrays, ref_affine
+
+
+def make_group_mask(
+    masks: Sequence[str | Path],
+    means: Sequence[str | Path],
+    subjects: Sequence[str],
+    mask: str | Path,
+    mean: str | Path,
+    threshold: float = 0.5,
+) -> None:
+    """Workflow step: group mask from the subjects' EPI masks, and the group mean EPI.
+
+    Parameters
+    ----------
+    masks, means : sequence of path-like
+        Each subject's EPI mask and mean image (same order as ``subjects``).
+    subjects : sequence of str
+        Subject labels, for messages.
+    mask : path-like
+        Output: 3D uint8 group mask.
+    mean : path-like
+        Output: 3D float32 mean of the subjects' mean images (figure background).
+    threshold : float, default=0.5
+        See :func:`intersect_masks`.
+
+    Raises
+    ------
+    InputDataError
+        Runs on different grids, or an empty group mask.
+    """
+    from netregions.io import save_nifti
+
+    subject_masks, affine = _load_same_grid(masks, subjects)
+    group = intersect_masks([m.astype(bool) for m in subject_masks], threshold=threshold)
+    if not group.any():
+        sizes = ", ".join(
+            f"sub-{s}: {int(m.sum())}" for s, m in zip(subjects, subject_masks, strict=True)
+        )
+        raise InputDataError(
+            f"the group mask is empty: no voxel is in more than {threshold:.0%} of the subject "
+            f"masks (voxels per subject mask: {sizes})"
+        )
+    subject_means, _ = _load_same_grid(means, subjects)
+    average = np.mean([m.astype(np.float64) for m in subject_means], axis=0)
+    save_nifti(group.astype(np.uint8), affine, mask)
+    save_nifti(average.astype(np.float32), affine, mean)

@@ -1,0 +1,233 @@
+"""Per-subject recipes of the workflow, each a commented list of one-call steps.
+
+A subject's ``.nii.gz`` is decoded once per run, by :func:`load_subject`, which caches the
+decoded array as ``.npy``; later steps memory-map the cache.
+
+Smoothing happens twice in the reference pipeline: before the decomposition
+(``decomposition.smoothing_fwhm``) and again inside the region signal extractor
+(``timeseries.smoothing_fwhm``). Both smooth the same raw data, so with equal FWHMs the
+smoothed, in-mask, *uncleaned* series written by :func:`preprocess_subject` is exactly what
+:func:`subject_timeseries` needs; with different FWHMs the time-series step smooths the
+cached raw data itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from netregions.exceptions import InputDataError
+
+__all__ = ["load_subject", "preprocess_subject", "subject_timeseries"]
+
+log = logging.getLogger("netregions")
+
+
+def _load_mask(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    import nibabel as nib
+
+    img = nib.load(path)
+    return np.asanyarray(img.dataobj).astype(bool), img.affine
+
+
+def load_subject(
+    bold: str | Path,
+    mask: str | Path,
+    mean: str | Path,
+    cache: str | Path,
+    *,
+    subject: str | None = None,
+    lower_cutoff: float = 0.2,
+    upper_cutoff: float = 0.85,
+    opening: int = 2,
+) -> None:
+    """Workflow step: decode a run once, cache it, write its mean image and EPI mask.
+
+    Parameters
+    ----------
+    bold : path-like
+        4D NIfTI run.
+    mask, mean : path-like
+        Outputs: the subject's EPI mask (uint8) and mean image (float32).
+    cache : path-like
+        Output: the decoded run as ``.npy`` (Fortran order, as stored in NIfTI).
+    subject : str, optional
+        Label for messages.
+    lower_cutoff, upper_cutoff, opening
+        See :func:`netregions.masking.compute_epi_mask`.
+
+    Raises
+    ------
+    InputDataError
+        Unreadable or corrupt file, not 4D, fewer than 2 volumes.
+    """
+    from netregions.io import check_bold_header, load_image, save_array, save_nifti
+    from netregions.masking import compute_epi_mask
+
+    check_bold_header(bold, subject)
+    data, affine = load_image(bold, subject)
+    log.info("sub-%s: %s %s decoded", subject, data.shape, data.dtype)
+    mean_img = data.mean(axis=-1, dtype=np.float64).astype(data.dtype)
+    epi_mask = compute_epi_mask(
+        mean_img, lower_cutoff=lower_cutoff, upper_cutoff=upper_cutoff, opening=opening
+    )
+    log.info("sub-%s: EPI mask of %d voxels", subject, int(epi_mask.sum()))
+    save_array(data, cache)
+    save_nifti(epi_mask.astype(np.uint8), affine, mask)
+    save_nifti(mean_img.astype(np.float32), affine, mean)
+
+
+def _masked_series(
+    cache: str | Path, mask: np.ndarray, affine: np.ndarray, fwhm: float | None, subject
+) -> np.ndarray:
+    """In-mask series (n_volumes, n_voxels) of a cached run, smoothed first if ``fwhm``.
+
+    A cache that already holds in-mask series (2D, from :func:`preprocess_subject`) is
+    returned as is.
+    """
+    from netregions.masking import apply_mask
+
+    data = np.load(cache, mmap_mode="r")
+    if data.ndim == 2:
+        if data.shape[1] != mask.sum():
+            raise InputDataError(
+                f"sub-{subject}: {cache} has {data.shape[1]} voxels, the group mask {mask.sum()}"
+            )
+        return np.asarray(data)
+    if data.shape[:3] != mask.shape:
+        raise InputDataError(
+            f"sub-{subject}: run grid {data.shape[:3]} differs from the group mask {mask.shape}"
+        )
+    if fwhm:
+        from netregions.kernels import smooth
+
+        data = smooth(data, affine, fwhm)
+    return apply_mask(data, mask)
+
+
+def preprocess_subject(
+    cache: str | Path,
+    mask: str | Path,
+    reduced: str | Path,
+    smoothed: str | Path,
+    *,
+    subject: str | None = None,
+    smoothing_fwhm: float | None = 6.0,
+    detrend: bool = True,
+    standardize: str | None = "zscore_sample",
+    n_components: int = 8,
+    random_state: int = 0,
+) -> None:
+    """Workflow step: smooth, mask, clean and reduce one run.
+
+    Parameters
+    ----------
+    cache : path-like
+        Decoded run from :func:`load_subject`.
+    mask : path-like
+        Group mask.
+    reduced : path-like
+        Output ``.npy``: (k, n_voxels) reduced data for the group decomposition.
+    smoothed : path-like
+        Output ``.npy``: (n_volumes, n_voxels) smoothed, in-mask, uncleaned series.
+    subject : str, optional
+    smoothing_fwhm : float or None, default=6.0
+        Gaussian FWHM in mm, applied to the whole volume before masking.
+    detrend : bool, default=True
+    standardize : {"zscore_sample", None}, default="zscore_sample"
+    n_components : int, default=8
+        Rows kept per subject.
+    random_state : int, default=0
+    """
+    from netregions.decomposition import reduce_data
+    from netregions.io import save_array
+    from netregions.signal import clean
+
+    mask_data, affine = _load_mask(mask)
+    series = _masked_series(cache, mask_data, affine, smoothing_fwhm, subject)
+    save_array(series, smoothed)
+    cleaned = clean(series, detrend=detrend, standardize=standardize)
+    save_array(reduce_data(cleaned, n_components, random_state), reduced)
+
+
+def region_signals(series: np.ndarray, maps: np.ndarray) -> np.ndarray:
+    """Least-squares signals of (possibly overlapping) region maps.
+
+    Parameters
+    ----------
+    series : ndarray, shape (n_volumes, n_voxels)
+    maps : ndarray, shape (n_voxels, n_regions)
+
+    Returns
+    -------
+    ndarray, shape (n_volumes, n_regions), dtype of ``series``
+        Minimum-norm solution of ``maps @ signals.T = series.T``.
+    """
+    from scipy import linalg
+
+    signals, _, _, _ = linalg.lstsq(maps, series.T, check_finite=False)
+    return signals.T.astype(series.dtype, copy=False)
+
+
+def subject_timeseries(
+    data: str | Path,
+    mask: str | Path,
+    regions: str | Path,
+    output: str | Path,
+    *,
+    confounds: str | Path | None = None,
+    subject: str | None = None,
+    smoothing_fwhm: float | None = None,
+    standardize: str | None = "zscore_sample",
+    standardize_confounds: bool = True,
+    detrend: bool = False,
+    columns: list[str] | None = None,
+) -> None:
+    """Workflow step: one signal per region, cleaned of confounds, as a TSV.
+
+    Parameters
+    ----------
+    data : path-like
+        Either the smoothed in-mask series from :func:`preprocess_subject` (when
+        ``smoothing_fwhm`` is None) or the decoded run from :func:`load_subject`, smoothed
+        here with ``smoothing_fwhm``.
+    mask : path-like
+        Group mask (the region maps are zero outside it).
+    regions : path-like
+        4D region maps.
+    output : path-like
+        TSV, one column per region (header = region ids 1..R), one row per volume.
+    confounds : path-like, optional
+        Confounds TSV; missing cells become 0 (with a warning).
+    subject : str, optional
+    smoothing_fwhm : float or None, default=None
+    standardize, standardize_confounds, detrend
+        See :func:`netregions.signal.clean`.
+    columns : list of str, optional
+        Confound columns to use (None = all).
+    """
+    import nibabel as nib
+
+    from netregions.io import read_confounds, write_tsv
+    from netregions.masking import apply_mask
+    from netregions.signal import clean
+
+    mask_data, affine = _load_mask(mask)
+    series = _masked_series(data, mask_data, affine, smoothing_fwhm, subject)
+    region_img = nib.load(regions)
+    maps = apply_mask(np.asanyarray(region_img.dataobj), mask_data).T
+    signals = region_signals(series, np.ascontiguousarray(maps, dtype=series.dtype))
+    table = None
+    if confounds:
+        table, _ = read_confounds(confounds, columns, series.shape[0], subject)
+    cleaned = clean(
+        signals,
+        detrend=detrend,
+        standardize=standardize,
+        confounds=table,
+        standardize_confounds=standardize_confounds,
+    )
+    header = [str(i + 1) for i in range(cleaned.shape[1])]
+    write_tsv(output, cleaned, header)
