@@ -1,0 +1,602 @@
+"""Functional connectomes: Ledoit-Wolf covariance and the connectivity kinds built on it.
+
+Reproduces the reference example's ``ConnectivityMeasure(kind=..., standardize="zscore_sample")``
+for one subject at a time, and its tangent-space kind for the group:
+
+- the series are **not** standardised (the reference only z-scores for ``standardize=True``;
+  the string ``"zscore_sample"`` disables it), they are only centred by the estimator;
+- the covariance is the Ledoit-Wolf shrunk estimate (written here directly from its formula,
+  so that workflow jobs do not pay for importing scikit-learn);
+- "correlation", "partial correlation", "precision" and "covariance" are transforms of that
+  covariance; "tangent" maps every subject's covariance to the tangent space at the group's
+  geometric (Riemannian) mean.
+
+float32 series give float32 matrices, as in the reference. The geometric mean and the tangent
+maps are computed in float64 internally (see :func:`geometric_mean`) and cast back.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from scipy import linalg
+
+from netregions.exceptions import InputDataError
+from netregions.io import read_tsv, write_tsv
+
+__all__ = [
+    "KINDS",
+    "compute_connectomes",
+    "cov_to_corr",
+    "geometric_mean",
+    "group_mean",
+    "kind_file_name",
+    "ledoit_wolf",
+    "prec_to_partial",
+    "subject_connectivity",
+    "tangent_space",
+]
+
+log = logging.getLogger(__name__)
+
+#: Connectivity kinds, named as in the reference.
+KINDS = ("correlation", "partial correlation", "covariance", "precision", "tangent")
+
+#: Kinds computed from one subject alone (tangent needs the whole group).
+SUBJECT_KINDS = tuple(kind for kind in KINDS if kind != "tangent")
+
+#: Iteration limit and tolerance (gradient norm per element) of the reference's geometric mean.
+GEOMETRIC_MAX_ITER = 30
+GEOMETRIC_TOL = 1e-7
+
+#: Relative tolerance of the symmetry check of SPD inputs (float32 round-off passes).
+SYMMETRY_RTOL = 1e-5
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown connectivity kind {kind!r}; valid kinds are {list(KINDS)}")
+
+
+def _float_dtype(array: np.ndarray) -> np.dtype:
+    """Floating input keeps its precision; anything else is computed in float64."""
+    return array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _as_series(timeseries: np.ndarray) -> np.ndarray:
+    series = np.asarray(timeseries)
+    if series.ndim != 2:
+        raise ValueError(
+            f"time series must be a 2D array (n_samples, n_features); got shape {series.shape}"
+        )
+    return series
+
+
+def kind_file_name(kind: str) -> str:
+    """File-name form of a connectivity kind.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+
+    Returns
+    -------
+    str
+        The kind with spaces replaced by underscores ("partial correlation" ->
+        "partial_correlation").
+    """
+    return kind.replace(" ", "_")
+
+
+# --------------------------------------------------------------------------- covariance
+
+
+def ledoit_wolf(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Ledoit-Wolf shrunk covariance of column-centred samples.
+
+    With ``X`` the column-centred data (n samples, p features), ``S = XᵀX / n`` and
+    ``mu = trace(S) / p``, the estimate is ``(1 - rho) S + rho mu I`` where the shrinkage is
+    ``rho = min(b, d) / d`` with ``d = ||S - mu I||²_F / p`` and
+    ``b = (sum_t ||x_t||⁴ / n - ||S||²_F) / (p n)`` (``rho = 0`` when the numerator is 0).
+    This is the estimator of ``sklearn.covariance.LedoitWolf`` with ``assume_centered=False``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples, n_features)
+        Samples in rows. Not modified.
+
+    Returns
+    -------
+    covariance : ndarray, shape (n_features, n_features)
+        Shrunk covariance, in the input's floating dtype (float64 for integer input).
+    shrinkage : float
+        ``rho`` in [0, 1]; 0 for a single feature.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not 2D.
+    """
+    x = _as_series(x)
+    dtype = _float_dtype(x)
+    centred = x.astype(dtype, copy=True)
+    centred -= centred.mean(axis=0)
+    n_samples, n_features = centred.shape
+    # ``a.T @ a`` on one buffer is computed by a symmetric BLAS product: exactly symmetric.
+    sample_cov = (centred.T @ centred) / dtype.type(n_samples)
+    shrinkage = _ledoit_wolf_shrinkage(centred, sample_cov) if n_features > 1 else 0.0
+    mu = np.trace(sample_cov) / n_features
+    covariance = (1.0 - shrinkage) * sample_cov
+    covariance[np.diag_indices(n_features)] += shrinkage * mu
+    return covariance.astype(dtype, copy=False), shrinkage
+
+
+def _ledoit_wolf_shrinkage(centred: np.ndarray, sample_cov: np.ndarray) -> float:
+    """Shrinkage intensity ``rho`` of :func:`ledoit_wolf` (needs at least 2 features)."""
+    n_samples, n_features = centred.shape
+    # Scalar reductions in float64: ``d`` is a small difference of large sums, and the
+    # reductions cost nothing next to the product that gave ``sample_cov``.
+    cov64 = sample_cov.astype(np.float64)
+    mu = np.trace(cov64) / n_features
+    dispersion = cov64.copy()
+    dispersion[np.diag_indices(n_features)] -= mu
+    d = np.sum(dispersion**2) / n_features
+    # sum_ij ((X²)ᵀ X²)_ij = sum_t ||x_t||⁴: the fourth moments without a p x p product
+    row_norms2 = np.sum(centred.astype(np.float64) ** 2, axis=1)
+    b_raw = (np.sum(row_norms2**2) / n_samples - np.sum(cov64**2)) / (n_features * n_samples)
+    b = min(b_raw, d)
+    return 0.0 if b <= 0.0 else float(b / d)
+
+
+def cov_to_corr(cov: np.ndarray) -> np.ndarray:
+    """Correlation matrix of a covariance matrix.
+
+    Parameters
+    ----------
+    cov : ndarray, shape (n, n)
+        Covariance with a positive diagonal. Not modified.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        ``cov_ij / sqrt(cov_ii cov_jj)``, diagonal set to exactly 1, same dtype as ``cov``.
+    """
+    scale = np.sqrt(np.diag(cov))
+    corr = cov / scale
+    corr /= scale[:, np.newaxis]
+    np.fill_diagonal(corr, 1.0)
+    return corr
+
+
+def prec_to_partial(precision: np.ndarray) -> np.ndarray:
+    """Partial correlation matrix of a precision (inverse covariance) matrix.
+
+    Parameters
+    ----------
+    precision : ndarray, shape (n, n)
+        Precision with a positive diagonal. Not modified.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        ``-P_ij / sqrt(P_ii P_jj)``, diagonal set to exactly 1, same dtype as ``precision``.
+    """
+    partial = -cov_to_corr(precision)
+    np.fill_diagonal(partial, 1.0)
+    return partial
+
+
+def _connectivity_from_covariance(covariance: np.ndarray, kind: str) -> np.ndarray:
+    """One subject's matrix of a non-tangent kind from its Ledoit-Wolf covariance."""
+    if kind == "covariance":
+        return covariance
+    if kind == "correlation":
+        return cov_to_corr(covariance)
+    if kind == "precision":
+        return linalg.inv(covariance)
+    if kind == "partial correlation":
+        return prec_to_partial(linalg.inv(covariance))
+    raise ValueError(f"kind {kind!r} is not a single-subject kind; use one of {SUBJECT_KINDS}")
+
+
+def subject_connectivity(timeseries: np.ndarray, kind: str) -> np.ndarray:
+    """One subject's connectivity matrix, as the reference's ``ConnectivityMeasure``.
+
+    The series are centred but not standardised (the reference's ``standardize="zscore_sample"``
+    disables standardisation), their Ledoit-Wolf covariance is estimated and transformed
+    according to ``kind``.
+
+    Parameters
+    ----------
+    timeseries : ndarray, shape (n_samples, n_regions)
+        Region signals, one row per volume. Not modified.
+    kind : {"correlation", "partial correlation", "covariance", "precision"}
+        "correlation": :func:`cov_to_corr` of the covariance; "partial correlation":
+        :func:`prec_to_partial` of its inverse; "precision": its inverse; "covariance": the
+        Ledoit-Wolf covariance itself.
+
+    Returns
+    -------
+    ndarray, shape (n_regions, n_regions)
+        In the series' floating dtype.
+
+    Raises
+    ------
+    ValueError
+        Unknown kind (the message lists the valid ones), "tangent" (it needs a group: see
+        :func:`tangent_space`), or series that are not 2D.
+    """
+    _check_kind(kind)
+    covariance, _ = ledoit_wolf(timeseries)
+    return _connectivity_from_covariance(covariance, kind)
+
+
+def group_mean(matrices: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    """Arithmetic mean of subjects' matrices (the example's ``np.mean`` over the stack).
+
+    Parameters
+    ----------
+    matrices : sequence of ndarray, shape (n, n), or ndarray, shape (n_subjects, n, n)
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        Element-wise mean, accumulated in the inputs' dtype (float32 stays float32).
+
+    Raises
+    ------
+    ValueError
+        No matrix, or matrices of different shapes.
+    """
+    stack = _stack_matrices(matrices)
+    return stack.mean(axis=0)
+
+
+def _stack_matrices(matrices: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    if len(matrices) == 0:
+        raise ValueError("at least one matrix is needed")
+    shapes = {np.shape(m) for m in matrices}
+    if len(shapes) > 1:
+        raise ValueError(f"Matrices are not of the same shape. Shapes: {sorted(shapes)}")
+    return np.asarray(matrices)
+
+
+# --------------------------------------------------------------------------- Riemannian geometry
+
+
+def _map_eigenvalues(matrix: np.ndarray, func: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``V f(λ) Vᵀ`` for a symmetric matrix ``V diag(λ) Vᵀ``, symmetrised exactly."""
+    values, vectors = linalg.eigh(matrix)
+    out = (vectors * func(values)) @ vectors.T
+    return (out + out.T) / 2
+
+
+def _check_spd(matrix: np.ndarray) -> None:
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"Expected a square matrix, got array of shape {matrix.shape}.")
+    scale = np.max(np.abs(matrix), initial=0.0)
+    symmetric = np.max(np.abs(matrix - matrix.T), initial=0.0) <= SYMMETRY_RTOL * scale
+    if not (symmetric and np.all(np.isfinite(matrix))):
+        raise ValueError("Expected a symmetric positive definite matrix.")
+    if linalg.eigvalsh(matrix)[0] <= 0:
+        raise ValueError("Expected a symmetric positive definite matrix.")
+
+
+def _check_spd_group(covariances: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    """Check every matrix is SPD and all share one shape; return them stacked in float64."""
+    mats = [np.asarray(c) for c in covariances]
+    if not mats:
+        raise ValueError("at least one matrix is needed")
+    for mat in mats:
+        if mat.ndim != 2 or mat.shape[0] != mat.shape[1]:
+            raise ValueError(f"Expected a square matrix, got array of shape {mat.shape}.")
+    if len({mat.shape for mat in mats}) > 1:
+        raise ValueError("Matrices are not of the same shape.")
+    for mat in mats:
+        _check_spd(mat)
+    return np.array(mats, dtype=np.float64)
+
+
+def _result_dtype(covariances: Sequence[np.ndarray] | np.ndarray) -> np.dtype:
+    dtype = np.result_type(*[np.asarray(c).dtype for c in covariances])
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _riemannian_gradient(mean: np.ndarray, mats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of the logs of the whitened matrices at ``mean``, and ``mean^{1/2}``.
+
+    The mean log is (minus) the Riemannian gradient of the sum of squared distances, expressed
+    in the tangent space at ``mean``.
+    """
+    values, vectors = linalg.eigh(mean)
+    sqrt = (vectors * np.sqrt(values)) @ vectors.T
+    inv_sqrt = (vectors / np.sqrt(values)) @ vectors.T
+    logs = [_map_eigenvalues(inv_sqrt @ mat @ inv_sqrt, np.log) for mat in mats]
+    mean_log = np.mean(logs, axis=0)
+    if np.any(np.isnan(mean_log)):
+        raise FloatingPointError("NaN value after logarithm operation.")
+    return mean_log, sqrt
+
+
+def _geometric_mean_float64(mats: np.ndarray, max_iter: int, tol: float | None) -> np.ndarray:
+    """Gradient descent of :func:`geometric_mean` on checked float64 matrices."""
+    mean = mats.mean(axis=0)
+    step = 1.0
+    best_norm = np.inf
+    for _ in range(max_iter):
+        mean_log, mean_sqrt = _riemannian_gradient(mean, mats)
+        norm = float(np.linalg.norm(mean_log))
+        mean = mean_sqrt @ _map_eigenvalues(step * mean_log, np.exp) @ mean_sqrt
+        mean = (mean + mean.T) / 2
+        if norm > best_norm:
+            # overshoot: the step was too long for this curvature
+            step /= 2
+        else:
+            best_norm = norm
+        if tol is not None and best_norm / mean.size < tol:
+            break
+    else:
+        if tol is not None:
+            warnings.warn(
+                f"geometric mean: {max_iter} iterations reached without getting to the "
+                f"requested tolerance ({best_norm / mean.size:.3g} > {tol:g} per element)",
+                stacklevel=3,
+            )
+    return mean
+
+
+def geometric_mean(
+    covariances: Sequence[np.ndarray] | np.ndarray,
+    max_iter: int = GEOMETRIC_MAX_ITER,
+    tol: float | None = GEOMETRIC_TOL,
+) -> np.ndarray:
+    """Geometric (Riemannian, affine-invariant) mean of SPD matrices.
+
+    Minimises ``sum_k ||logm(G^{-1/2} C_k G^{-1/2})||²_F`` by gradient descent from the
+    arithmetic mean: ``L = mean_k logm(G^{-1/2} C_k G^{-1/2})``, then
+    ``G <- G^{1/2} expm(step L) G^{1/2}``. The step starts at 1 and is halved whenever
+    ``||L||_F`` grows; iterations stop when ``||L||_F / G.size < tol``.
+
+    Computed in float64 whatever the input dtype, because float32 round-off in the matrix
+    logarithms is of the order of the stopping tolerance; the result is cast back.
+
+    Parameters
+    ----------
+    covariances : sequence of ndarray, shape (n, n), or ndarray, shape (n_matrices, n, n)
+        Symmetric positive definite matrices. Not modified.
+    max_iter : int, default=30
+        Maximum number of gradient steps.
+    tol : float or None, default=1e-7
+        Tolerance on the gradient norm per matrix element; None runs ``max_iter`` steps.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        The geometric mean, symmetric positive definite, in the inputs' floating dtype.
+
+    Raises
+    ------
+    ValueError
+        "Expected a square matrix", "Matrices are not of the same shape." or "Expected a
+        symmetric positive definite matrix.".
+    FloatingPointError
+        If a matrix logarithm produced NaN.
+
+    Warns
+    -----
+    UserWarning
+        If the tolerance was not reached within ``max_iter`` steps.
+    """
+    mean = _geometric_mean_float64(_check_spd_group(covariances), max_iter, tol)
+    return mean.astype(_result_dtype(covariances), copy=False)
+
+
+def tangent_space(
+    covariances: Sequence[np.ndarray] | np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tangent-space parametrisation of a group's covariances (the reference's "tangent").
+
+    Parameters
+    ----------
+    covariances : sequence of ndarray, shape (n, n), or ndarray, shape (n_subjects, n, n)
+        One SPD covariance per subject (at least 2). Not modified.
+
+    Returns
+    -------
+    mean : ndarray, shape (n, n)
+        Geometric mean of the covariances (:func:`geometric_mean`; the reference's ``mean_``).
+    whitening : ndarray, shape (n, n)
+        ``mean^{-1/2}`` (the reference's ``whitening_``).
+    tangents : ndarray, shape (n_subjects, n, n)
+        ``logm(W C_k W)`` for every subject, symmetric.
+
+    All three in the inputs' floating dtype (computed in float64).
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 subjects, or inputs that :func:`geometric_mean` rejects.
+    """
+    if len(covariances) < 2:
+        raise ValueError(
+            "Tangent space parametrization can only be applied to a group of subjects, as it "
+            f"returns deviations to the mean. You provided {len(covariances)} subject(s)."
+        )
+    dtype = _result_dtype(covariances)
+    mats = _check_spd_group(covariances)
+    mean = _geometric_mean_float64(mats, GEOMETRIC_MAX_ITER, GEOMETRIC_TOL)
+    whitening = _map_eigenvalues(mean, lambda values: 1.0 / np.sqrt(values))
+    tangents = np.array([_map_eigenvalues(whitening @ c @ whitening, np.log) for c in mats])
+    return mean.astype(dtype), whitening.astype(dtype), tangents.astype(dtype)
+
+
+# --------------------------------------------------------------------------- workflow step
+
+
+PathLike = Path | str
+
+
+def compute_connectomes(
+    timeseries: Mapping[str, PathLike],
+    kinds: Sequence[str],
+    subject_outputs: Mapping[tuple[str, str], PathLike] | Sequence[PathLike],
+    mean_outputs: Mapping[str, PathLike] | Sequence[PathLike],
+) -> list[Path]:
+    """Every subject's connectivity matrices of every kind and the group means, as TSV files.
+
+    Each subject's ``timeseries.tsv`` (header = region ids, one row per volume) is read and
+    cast to float32 (the series were float32); its Ledoit-Wolf covariance is estimated once and
+    transformed for every kind. Per-subject files hold the subject's matrix; the group file of a
+    kind holds :func:`group_mean` of the subjects' matrices, except for "tangent": the
+    per-subject files hold the tangent matrices ``logm(W C_k W)`` and the group file holds the
+    geometric mean covariance (the reference's ``mean_`` for that kind; the arithmetic mean of
+    the tangent matrices is ~0 by construction). Files are n_regions x n_regions tables whose
+    header is the region ids.
+
+    Parameters
+    ----------
+    timeseries : mapping of str to path-like
+        ``{subject: timeseries.tsv}``; subjects are processed in this order.
+    kinds : sequence of str
+        Kinds from :data:`KINDS`.
+    subject_outputs : mapping or sequence of path-like
+        Either ``{(subject, kind): path}`` (kind spelled as in ``kinds`` or in file form,
+        e.g. "partial_correlation"), or the paths themselves in any order, named as the
+        workflow names them: ``.../sub-{subject}/connectome_{kind}.tsv`` (spaces in the kind
+        replaced by ``_``).
+    mean_outputs : mapping or sequence of path-like
+        Either ``{kind: path}`` or paths named ``.../connectome_{kind}_mean.tsv``.
+
+    Returns
+    -------
+    list of Path
+        Every file written.
+
+    Raises
+    ------
+    ValueError
+        Unknown kind (listing the valid ones), "tangent" with fewer than 2 subjects, or an
+        output missing from ``subject_outputs`` / ``mean_outputs``.
+    InputDataError
+        A subject whose region columns differ from the first subject's, or whose series have
+        fewer than 2 volumes (the message names the subject).
+    """
+    kinds = list(dict.fromkeys(kinds))
+    for kind in kinds:
+        _check_kind(kind)
+    subjects = list(timeseries)
+    if not subjects:
+        raise ValueError("no subject time series given")
+    if "tangent" in kinds and len(subjects) < 2:
+        raise ValueError(
+            "the 'tangent' kind needs at least 2 subjects (deviations from the group mean); "
+            f"got {len(subjects)}"
+        )
+    subject_paths = _subject_output_paths(subject_outputs, subjects, kinds)
+    mean_paths = _mean_output_paths(mean_outputs, kinds)
+    regions, covariances = _subject_covariances(timeseries)
+    written: list[Path] = []
+    for kind in kinds:
+        matrices, mean = _kind_matrices(covariances, kind)
+        for subject, matrix in zip(subjects, matrices, strict=True):
+            written.append(write_tsv(subject_paths[subject, kind], matrix, regions))
+        written.append(write_tsv(mean_paths[kind], mean, regions))
+        log.info("%s: %d subject matrices and the group matrix written", kind, len(subjects))
+    return written
+
+
+def _kind_matrices(covariances: list[np.ndarray], kind: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """Subjects' matrices of one kind and the group file's matrix."""
+    if kind == "tangent":
+        mean, _, tangents = tangent_space(covariances)
+        return list(tangents), mean
+    matrices = [_connectivity_from_covariance(cov, kind) for cov in covariances]
+    return matrices, group_mean(matrices)
+
+
+def _subject_covariances(
+    timeseries: Mapping[str, PathLike],
+) -> tuple[list[str], list[np.ndarray]]:
+    """Read every subject's series, check the region columns agree; Ledoit-Wolf covariances."""
+    regions: list[str] | None = None
+    first = None
+    covariances = []
+    for subject, path in timeseries.items():
+        header, series = _read_series(subject, path)
+        if regions is None:
+            regions, first = header, subject
+        elif header != regions:
+            raise InputDataError(
+                f"sub-{subject}: region columns of {path} differ from those of sub-{first}: "
+                f"{_describe_difference(header, regions)}"
+            )
+        covariance, shrinkage = ledoit_wolf(series)
+        log.info("sub-%s: %d volumes, Ledoit-Wolf shrinkage %.4g", subject, len(series), shrinkage)
+        covariances.append(covariance)
+    return regions, covariances
+
+
+def _read_series(subject: str, path: PathLike) -> tuple[list[str], np.ndarray]:
+    header, data = read_tsv(path)
+    if data.shape[0] < 2:
+        raise InputDataError(
+            f"sub-{subject}: {path} has {data.shape[0]} volume(s); at least 2 are needed"
+        )
+    if data.shape[1] != len(header):
+        raise InputDataError(
+            f"sub-{subject}: {path} has {data.shape[1]} columns but {len(header)} names"
+        )
+    return header, data.astype(np.float32)
+
+
+def _describe_difference(header: list[str], reference: list[str]) -> str:
+    if len(header) != len(reference):
+        return f"{len(header)} regions instead of {len(reference)}"
+    changed = [(a, b) for a, b in zip(header, reference, strict=True) if a != b]
+    return f"{len(changed)} column(s) differ, first {changed[0][0]!r} instead of {changed[0][1]!r}"
+
+
+def _subject_output_paths(
+    outputs: Mapping[tuple[str, str], PathLike] | Sequence[PathLike],
+    subjects: Sequence[str],
+    kinds: Sequence[str],
+) -> dict[tuple[str, str], Path]:
+    """``{(subject, kind): path}`` from a mapping or from paths named by the workflow layout."""
+    if isinstance(outputs, Mapping):
+        lookup = {(s, kind_file_name(k)): Path(p) for (s, k), p in outputs.items()}
+    else:
+        lookup = {
+            (Path(p).parent.name.removeprefix("sub-"), _stem_kind(p)): Path(p) for p in outputs
+        }
+    wanted = {(s, k): (s, kind_file_name(k)) for s in subjects for k in kinds}
+    missing = [key for key, name in wanted.items() if name not in lookup]
+    if missing:
+        raise ValueError(f"no output path given for (subject, kind) {missing}")
+    return {key: lookup[name] for key, name in wanted.items()}
+
+
+def _mean_output_paths(
+    outputs: Mapping[str, PathLike] | Sequence[PathLike], kinds: Sequence[str]
+) -> dict[str, Path]:
+    """``{kind: path}`` from a mapping or from paths named ``connectome_{kind}_mean.tsv``."""
+    if isinstance(outputs, Mapping):
+        lookup = {kind_file_name(k): Path(p) for k, p in outputs.items()}
+    else:
+        lookup = {_stem_kind(p).removesuffix("_mean"): Path(p) for p in outputs}
+    missing = [k for k in kinds if kind_file_name(k) not in lookup]
+    if missing:
+        raise ValueError(f"no group output path given for kind(s) {missing}")
+    return {k: lookup[kind_file_name(k)] for k in kinds}
+
+
+def _stem_kind(path: PathLike) -> str:
+    """``connectome_partial_correlation.tsv`` -> ``partial_correlation``."""
+    return Path(path).name.removesuffix(".tsv").removeprefix("connectome_")
