@@ -1,0 +1,52 @@
+"""Figures of the workflow, drawn with matplotlib only (Agg backend, no pyplot state).
+
+Each file-level function is called by exactly one Snakemake rule and writes its PNG(s)
+atomically. Every layer is drawn in world millimetres, so a background on another
+(axis-aligned) grid lines up with the maps; oblique affines are refused.
+
+Importing this subpackage imports matplotlib; ``import netregions`` does not.
+"""
+
+from netregions.plotting.atlas import draw_atlas, plot_components, plot_regions
+from netregions.plotting.connectome import (
+    Edges,
+    draw_connectome,
+    draw_matrix,
+    edge_cutoff,
+    plot_connectome,
+    plot_connectome_figures,
+    plot_matrix,
+    select_edges,
+)
+from netregions.plotting.cuts import (
+    atlas_contour_levels,
+    fast_abs_percentile,
+    find_overview_cut_coords,
+    find_probabilistic_atlas_cut_coords,
+    find_xyz_cut_coords,
+    largest_connected_component,
+)
+from netregions.plotting.network import draw_network_map, draw_network_regions, plot_network
+
+__all__ = [
+    "Edges",
+    "atlas_contour_levels",
+    "draw_atlas",
+    "draw_connectome",
+    "draw_matrix",
+    "draw_network_map",
+    "draw_network_regions",
+    "edge_cutoff",
+    "fast_abs_percentile",
+    "find_overview_cut_coords",
+    "find_probabilistic_atlas_cut_coords",
+    "find_xyz_cut_coords",
+    "largest_connected_component",
+    "plot_components",
+    "plot_connectome",
+    "plot_connectome_figures",
+    "plot_matrix",
+    "plot_network",
+    "plot_regions",
+    "select_edges",
+]

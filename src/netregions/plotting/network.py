@@ -1,0 +1,246 @@
+"""One network: its map as a stat map, and its regions overlaid at the same cuts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from netregions.plotting._draw import (
+    ORTHO_SIZE,
+    PANEL_FONT,
+    add_ortho_axes,
+    annotate_cut,
+    background_range,
+    draw_background,
+    draw_cross,
+    draw_overlay,
+    legend_columns,
+    new_figure,
+    save_figure,
+    union_box,
+)
+from netregions.plotting._inputs import (
+    Layer,
+    check_regions_match,
+    load_layer,
+    read_regions_table,
+)
+from netregions.plotting.cuts import find_xyz_cut_coords
+
+__all__ = ["draw_network_map", "draw_network_regions", "plot_network", "region_colours"]
+
+#: Values at or below this |value| are not drawn on a stat map (the reference's threshold).
+STAT_THRESHOLD = 1e-6
+#: Region colours in the reference's order "rgbcmyk" (slightly darker yellow and cyan so they
+#: read on grey); cycled when a network has more than seven regions.
+REGION_PALETTE = ("#e41a1c", "#2ca02c", "#1f5fd0", "#00a5c0", "#d62ad0", "#e0b000", "#111111")
+
+
+def region_colours(n_regions: int) -> list[str]:
+    """Colour of each region of one network (the seven-colour palette, cycled)."""
+    return [REGION_PALETTE[i % len(REGION_PALETTE)] for i in range(n_regions)]
+
+
+def check_network_index(network: int, n_components: int) -> int:
+    """Return ``network`` if it is a valid 0-based component index, else raise ValueError."""
+    if isinstance(network, bool) or int(network) != network:
+        raise ValueError(f"network must be an integer, got {network!r}")
+    network = int(network)
+    if not 0 <= network < n_components:
+        raise ValueError(
+            f"network {network} does not exist: there are {n_components} components "
+            f"(valid indices 0 to {n_components - 1})"
+        )
+    return network
+
+
+def _ortho_figure(maps: Layer, background: Layer | None) -> tuple[Figure, list[Axes]]:
+    fig = new_figure(ORTHO_SIZE)
+    grids = [maps.grid] if background is None else [background.grid, maps.grid]
+    return fig, add_ortho_axes(fig, union_box(grids))
+
+
+def _decorate(axes: list[Axes], background: Layer | None, coords: Sequence[float]) -> None:
+    """Background, cut label and cross on each panel."""
+    value_range = background_range(background.data) if background is not None else None
+    for w, ax in enumerate(axes):
+        if background is not None:
+            draw_background(ax, background, w, coords[w], value_range)
+        annotate_cut(ax, w, coords[w])
+        draw_cross(ax, w, coords)
+
+
+def draw_network_map(
+    network_map: Layer, background: Layer | None, coords: Sequence[float], title: str
+) -> Figure:
+    """Stat map of one network: ``RdBu_r`` over a symmetric range, |value| <= 1e-6 hidden.
+
+    Parameters
+    ----------
+    network_map : Layer
+        3D map.
+    background : Layer or None
+    coords : sequence of float
+        Cut (x, y, z) in mm.
+    title : str
+
+    Returns
+    -------
+    Figure
+    """
+    fig, axes = _ortho_figure(network_map, background)
+    _decorate(axes, background, coords)
+    peak = float(np.max(np.abs(network_map.data))) or 1.0
+    image = None
+    for w, ax in enumerate(axes):
+        plane = network_map.grid.cut(network_map.data, w, coords[w])
+        if plane is None:
+            continue
+        image = ax.imshow(
+            np.ma.masked_where(np.abs(plane) <= STAT_THRESHOLD, plane),
+            cmap="RdBu_r",
+            vmin=-peak,
+            vmax=peak,
+            origin="lower",
+            extent=network_map.grid.extent(w),
+            interpolation="nearest",
+            zorder=2,
+        )
+    if image is not None:
+        colorbar = fig.colorbar(image, ax=axes, shrink=0.8, fraction=0.02, pad=0.01)
+        colorbar.ax.tick_params(labelsize=PANEL_FONT)
+    fig.suptitle(title, fontsize=PANEL_FONT + 4)
+    return fig
+
+
+def _regions_rgba(colours: list[str]) -> Callable[[np.ndarray], np.ndarray]:
+    """Turn a cut of the regions (v, h, n) into RGBA: each region in its colour.
+
+    Opacity ramps from 0.5 to 1 with |value| / region peak (the reference's alpha colormap);
+    where regions overlap the last one wins.
+    """
+    rgb = np.array([to_rgb(c) for c in colours]).reshape(-1, 3)
+
+    def to_rgba(planes: np.ndarray) -> np.ndarray:
+        out = np.zeros((*planes.shape[:2], 4))
+        magnitude = np.abs(planes)
+        peaks = magnitude.reshape(-1, planes.shape[2]).max(axis=0)
+        for i in range(planes.shape[2]):
+            inside = magnitude[..., i] > 0
+            if not inside.any():
+                continue
+            out[inside, :3] = rgb[i]
+            out[inside, 3] = 0.5 + 0.5 * magnitude[..., i][inside] / peaks[i]
+        return out
+
+    return to_rgba
+
+
+def draw_network_regions(
+    regions: Layer,
+    labels: list[str],
+    background: Layer | None,
+    coords: Sequence[float],
+    title: str,
+) -> Figure:
+    """The regions of one network, each in its own colour, at the network's cuts.
+
+    Parameters
+    ----------
+    regions : Layer
+        4D, the regions of this network only (possibly 0 volumes).
+    labels : list of str
+        Legend entry per region.
+    background : Layer or None
+    coords : sequence of float
+        Cut (x, y, z) in mm.
+    title : str
+
+    Returns
+    -------
+    Figure
+    """
+    fig, axes = _ortho_figure(regions, background)
+    _decorate(axes, background, coords)
+    n_regions = regions.data.shape[3]
+    colours = region_colours(n_regions)
+    if n_regions:
+        for w, ax in enumerate(axes):
+            draw_overlay(ax, regions, w, coords[w], _regions_rgba(colours))
+        fig.legend(
+            [Patch(facecolor=c) for c in colours],
+            labels,
+            loc="outside right upper",
+            ncols=legend_columns(n_regions),
+            fontsize=PANEL_FONT - 1,
+            title="regions",
+            title_fontsize=PANEL_FONT,
+            frameon=False,
+            handlelength=1.2,
+        )
+    fig.suptitle(title, fontsize=PANEL_FONT + 4)
+    return fig
+
+
+def plot_network(
+    components: Path | str,
+    regions: Path | str,
+    regions_table: Path | str,
+    background: Path | str | None,
+    network: int,
+    output_map: Path | str,
+    output_regions: Path | str,
+) -> tuple[Path, Path]:
+    """Figure 5: network ``network`` as a stat map, and its regions, at the same cuts.
+
+    The cuts are :func:`~netregions.plotting.cuts.find_xyz_cut_coords` of the network's map,
+    drawn as a cross on both figures.
+
+    Parameters
+    ----------
+    components : path-like
+        4D image of the network maps.
+    regions : path-like
+        4D image, one region per volume.
+    regions_table : path-like
+        ``regions.tsv`` (its ``component`` column says which regions belong to the network).
+    background : path-like or None
+    network : int
+        0-based network index.
+    output_map, output_regions : path-like
+        PNGs to write (atomically).
+
+    Returns
+    -------
+    tuple of Path
+
+    Raises
+    ------
+    ValueError
+        If ``network`` is not a component index (the message gives the number of components).
+    """
+    maps = load_layer(components, ndim=4)
+    network = check_network_index(network, maps.data.shape[3])
+    network_map = maps.with_data(np.asarray(maps.data[..., network], dtype=np.float32))
+    del maps
+    coords = find_xyz_cut_coords(network_map.data, network_map.affine)
+    bg = None if background is None else load_layer(background, ndim=3)
+    fig = draw_network_map(network_map, bg, coords, f"Network {network}")
+    save_figure(fig, output_map)
+    del fig
+    region_layer = load_layer(regions, ndim=4)
+    table = read_regions_table(regions_table)
+    check_regions_match(region_layer, table, regions_table)
+    members = np.flatnonzero(table.component == network)
+    own = region_layer.with_data(region_layer.data[..., members])
+    labels = [table.labels()[i] for i in members]
+    count = f"{len(members)} region{'s' if len(members) != 1 else ''}"
+    fig = draw_network_regions(own, labels, bg, coords, f"Regions of network {network} ({count})")
+    save_figure(fig, output_regions)
+    return Path(output_map), Path(output_regions)
