@@ -20,7 +20,7 @@ TINY = {
         "n_subjects": 3,
         "synthetic": {"shape": [20, 24, 20], "n_volumes": 40, "n_networks": 3, "seed": 1},
     },
-    "decomposition": {"n_components": 3},
+    "decomposition": {"n_components": 3, "alpha": 2},
     "regions": {"min_region_size": 300},
     "figures": {"network": 1},
 }

@@ -16,11 +16,13 @@ nrw.check_config(config)
 R = config["results_dir"]
 INPUTS = nrw.discover_inputs(config)
 SUBJECTS = sorted(INPUTS)
-KINDS = config["connectivity"]["kinds"]
+# the figures show the mean correlation, so it is always computed
+KINDS = list(dict.fromkeys([*config["connectivity"]["kinds"], "correlation"]))
 
 
 wildcard_constraints:
     subject="[A-Za-z0-9]+",
+    kind="|".join(k.replace(" ", "_") for k in KINDS),
 
 
 def subject_path(name):
@@ -73,17 +75,20 @@ def kind_name(kind):
     return kind.replace(" ", "_")
 
 
+def kind_from_name(wildcards):
+    """Connectivity kind of a {kind} wildcard (the inverse of kind_name)."""
+    return wildcards.kind.replace("_", " ")
+
+
 def connectome_outputs():
-    """Per-subject connectome files of every kind, keyed (subject, kind) in a stable order."""
-    return {
-        f"{s}|{kind_name(k)}": f"{R}/subjects/sub-{s}/connectome_{kind_name(k)}.tsv"
-        for s in SUBJECTS
-        for k in KINDS
-    }
+    """Per-subject connectome files of every kind."""
+    return expand(
+        subject_path("connectome_{kind}.tsv"), subject=SUBJECTS, kind=map(kind_name, KINDS)
+    )
 
 
 def mean_connectome_outputs():
-    return {kind_name(k): group_path(f"connectome_{kind_name(k)}_mean.tsv") for k in KINDS}
+    return expand(group_path("connectome_{kind}_mean.tsv"), kind=map(kind_name, KINDS))
 
 
 def mem_mb(factor, floor):
@@ -114,8 +119,8 @@ def all_outputs():
         group_path("regions.nii.gz"),
         group_path("regions.tsv"),
         *expand_subjects(subject_path("timeseries.tsv")),
-        *connectome_outputs().values(),
-        *mean_connectome_outputs().values(),
+        *connectome_outputs(),
+        *mean_connectome_outputs(),
         *figure_outputs(network),
     ]
 

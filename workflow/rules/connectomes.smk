@@ -1,24 +1,26 @@
-# Connectivity of every subject and the group means (fan-in: tangent needs the whole group).
+# Connectivity (fan-in: tangent needs the whole group). One job per kind, so that adding a kind
+# to connectivity.kinds runs only that kind.
 
 
 rule connectivity:
-    """Connectivity matrices of every kind (netregions.connectome.compute_connectomes)."""
+    """Connectivity matrices of one kind, every subject and the mean (netregions.connectome)."""
     input:
         timeseries=expand_subjects(rules.subject_timeseries.output[0]),
     output:
-        subjects=list(connectome_outputs().values()),
-        means=list(mean_connectome_outputs().values()),
+        subjects=expand(subject_path("connectome_{kind}.tsv"), subject=SUBJECTS, allow_missing=True),
+        mean=group_path("connectome_{kind}_mean.tsv"),
     log:
-        log_path("connectivity"),
+        f"{R}/logs/connectivity/{{kind}}.log",
     benchmark:
-        bench_path("connectivity")
+        f"{R}/benchmarks/connectivity/{{kind}}.tsv"
     conda:
         "../../envs/netregions.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
     params:
         subjects=SUBJECTS,
-        kinds=KINDS,
+        kind=kind_from_name,
     script:
         "../scripts/connectivity.py"

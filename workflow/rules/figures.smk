@@ -26,6 +26,7 @@ rule plot_components:
         bench_path("plot_components")
     conda:
         "../../envs/netregions.yaml"
+    threads: 1
     script:
         "../scripts/plot_components.py"
 
@@ -48,6 +49,7 @@ rule plot_regions:
         bench_path("plot_regions")
     conda:
         "../../envs/netregions.yaml"
+    threads: 1
     script:
         "../scripts/plot_regions.py"
 
@@ -76,6 +78,7 @@ rule plot_network:
         bench_path("plot_network")
     conda:
         "../../envs/netregions.yaml"
+    threads: 1
     params:
         network=NETWORK,
     script:
@@ -105,6 +108,7 @@ rule plot_connectome:
         bench_path("plot_connectome")
     conda:
         "../../envs/netregions.yaml"
+    threads: 1
     params:
         edge_threshold=FIG["edge_threshold"],
     script:

@@ -15,6 +15,7 @@ rule group_mask:
         bench_path("group_mask")
     conda:
         "../../envs/netregions.yaml"
+    threads: 1
     resources:
         mem_mb=mem_mb(10, 500),
         runtime=10,

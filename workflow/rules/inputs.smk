@@ -14,6 +14,7 @@ if SOURCE == "synthetic":
             log_path("synthetic_truth"),
         conda:
             "../../envs/netregions.yaml"
+        threads: 1
         params:
             shape=SYN["shape"],
             n_networks=SYN["n_networks"],
@@ -33,6 +34,7 @@ if SOURCE == "synthetic":
             log_path("synthetic_subject", per_subject=True),
         conda:
             "../../envs/netregions.yaml"
+        threads: 1
         params:
             n_volumes=SYN["n_volumes"],
             t_r=SYN["t_r"],
@@ -55,6 +57,7 @@ if SOURCE == "development":
         retries: 2
         conda:
             "../../envs/netregions.yaml"
+        threads: 1
         resources:
             downloads=1,
         params:
@@ -76,6 +79,7 @@ rule check_inputs:
     priority: 100
     conda:
         "../../envs/netregions.yaml"
+    threads: 1
     params:
         inputs=INPUTS,
         columns=config["confounds"]["columns"],

@@ -14,6 +14,7 @@ rule extract_regions:
         bench_path("extract_regions")
     conda:
         "../../envs/netregions.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
@@ -40,6 +41,7 @@ rule subject_timeseries:
         "subject_timeseries"
     conda:
         "../../envs/netregions.yaml"
+    threads: 1
     resources:
         mem_mb=mem_mb(3, 500),
         runtime=10,

@@ -20,6 +20,7 @@ rule load_subject:
         "load_subject"
     conda:
         "../../envs/netregions.yaml"
+    threads: 1
     resources:
         mem_mb=mem_mb(4, 500),
         runtime=runtime_min(5, 20),

@@ -8,7 +8,7 @@ run(
     snakemake,
     "connectome:compute_connectomes",
     timeseries=dict(zip(snakemake.params.subjects, snakemake.input.timeseries, strict=True)),
-    kinds=snakemake.params.kinds,
+    kinds=[snakemake.params.kind],
     subject_outputs=snakemake.output.subjects,
-    mean_outputs=snakemake.output.means,
+    mean_outputs=[snakemake.output.mean],
 )

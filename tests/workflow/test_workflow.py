@@ -1,0 +1,141 @@
+"""The workflow as users run it: config validation, the DAG, a tiny real run and its outputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import matplotlib.image as mpimg
+import nibabel as nib
+import numpy as np
+import pytest
+import yaml
+
+from netregions.io import read_tsv
+from netregions.workflow import CONFOUNDS_SUFFIX, FUNC_SUFFIX
+
+from .conftest import REPO, TINY, planned_jobs, snakemake, write_config
+
+
+def _load(path):
+    img = nib.load(path)
+    return np.asanyarray(img.dataobj), img
+
+
+# --------------------------------------------------------------------------- config and DAG
+
+
+def test_default_config_fans_out_over_twenty_subjects(tmp_path):
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    jobs = planned_jobs(tmp_path)
+    for rule in ["synthetic_subject", "load_subject", "preprocess_subject", "subject_timeseries"]:
+        assert jobs[rule] == 20, jobs
+    for rule in ["synthetic_truth", "check_inputs", "group_mask", "decompose", "extract_regions"]:
+        assert jobs[rule] == 1, jobs
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ({"decomposition": {"smoothng_fwhm": 6}}, "'smoothng_fwhm' was unexpected"),
+        ({"decomposition": {"method": "pca"}}, "'pca' is not one of ['dictlearning', 'canica']"),
+        ({"regions": {"extractor": "blobs"}}, "'blobs' is not one of"),
+        ({"data": {"n_subjects": 0}}, "0 is less than the minimum of 1"),
+        ({"connectivity": {"kinds": ["corr"]}}, "'corr' is not one of"),
+        ({"figures": {"network": 3}}, "figures.network=3 but decomposition.n_components=3"),
+        ({"regions": {"threshold": 9}}, "regions.threshold=9 with ratio_n_voxels"),
+        ({"typo_section": 1}, "'typo_section' was unexpected"),
+    ],
+)
+def test_bad_config_fails_before_any_job(tmp_path, override, message):
+    write_config(tmp_path, override)
+    result = snakemake(tmp_path, "-n", check=False)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+
+
+def test_nested_command_line_overrides_are_typed(tmp_path):
+    write_config(tmp_path)
+    result = snakemake(
+        tmp_path, "-n", "--config", "decomposition={alpha: 2.5, n_components: 3}", check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_local_source_discovers_subjects(tmp_path, tiny_run):
+    data = tiny_run / "data" / "synthetic"
+    local = {
+        "func": f"{data}/sub-{{subject}}{FUNC_SUFFIX}",
+        "confounds": f"{data}/sub-{{subject}}{CONFOUNDS_SUFFIX}",
+    }
+    write_config(tmp_path, {"data": {"source": "local", "local": local}})
+    jobs = planned_jobs(tmp_path)
+    assert jobs["load_subject"] == TINY["data"]["n_subjects"]
+    assert "synthetic_subject" not in jobs
+
+
+# --------------------------------------------------------------------------- a real run
+
+
+def test_tiny_run_writes_every_contract_output(tiny_run):
+    results = tiny_run / "results"
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    n_components = config["decomposition"]["n_components"]
+    n_volumes = config["data"]["synthetic"]["n_volumes"]
+    subjects = [f"{i:02d}" for i in range(1, config["data"]["n_subjects"] + 1)]
+
+    mask, mask_img = _load(results / "group" / "mask.nii.gz")
+    assert mask.dtype == np.uint8 and mask.ndim == 3 and set(np.unique(mask)) == {0, 1}
+
+    components, img = _load(results / "group" / "components.nii.gz")
+    assert components.dtype == np.float32 and components.shape == (*mask.shape, n_components)
+    np.testing.assert_array_equal(img.affine, mask_img.affine)
+    assert not components[mask == 0].any()
+
+    regions, _ = _load(results / "group" / "regions.nii.gz")
+    header, table = read_tsv(results / "group" / "regions.tsv")
+    assert header == ["region", "component", "n_voxels", "volume_mm3", "x", "y", "z"]
+    n_regions = regions.shape[3]
+    assert regions.dtype == np.float32 and table.shape[0] == n_regions >= 1
+    np.testing.assert_array_equal(table[:, 0], np.arange(1, n_regions + 1))
+    np.testing.assert_array_equal(table[:, 2], (regions != 0).sum(axis=(0, 1, 2)))
+
+    for subject in subjects:
+        folder = results / "subjects" / f"sub-{subject}"
+        ts_header, ts = read_tsv(folder / "timeseries.tsv")
+        assert ts_header == [str(i) for i in range(1, n_regions + 1)]
+        assert ts.shape == (n_volumes, n_regions)
+        np.testing.assert_allclose(ts.std(axis=0, ddof=1), 1, atol=1e-4)
+        _, corr = read_tsv(folder / "connectome_correlation.tsv")
+        assert corr.shape == (n_regions, n_regions)
+        np.testing.assert_allclose(corr, corr.T, atol=1e-6)
+        np.testing.assert_array_equal(np.diag(corr), 1)
+        assert (results / "benchmarks" / "load_subject" / f"sub-{subject}.tsv").exists()
+
+    _, mean = read_tsv(results / "group" / "connectome_correlation_mean.tsv")
+    assert mean.shape == (n_regions, n_regions)
+
+    for name in ["components", "regions", "matrix", "connectome", "network_1", "network_1_regions"]:
+        image = mpimg.imread(results / "figures" / f"{name}.png")
+        assert image.shape[0] > 200 and image[..., :3].std() > 0.05
+
+    for rule in ["check_inputs", "group_mask", "decompose", "extract_regions", "plot_regions"]:
+        bench = (results / "benchmarks" / f"{rule}.tsv").read_text().splitlines()
+        assert bench[0].startswith("s\th:m:s\tmax_rss") and len(bench) == 2
+    for rule, wildcard in [("load_subject", "sub-01"), ("connectivity", "correlation")]:
+        bench = (results / "benchmarks" / rule / f"{wildcard}.tsv").read_text().splitlines()
+        assert bench[0].startswith("s\th:m:s\tmax_rss") and len(bench) == 2
+
+    provenance = json.loads((results / "provenance.json").read_text())
+    assert provenance["config"]["decomposition"]["n_components"] == n_components
+    assert provenance["packages"]["numpy"] == np.__version__
+    assert set(provenance["inputs"]) == set(subjects)
+    assert provenance["inputs"]["01"]["func"]["bytes"] > 0
+    assert provenance["start"] <= provenance["end"]
+
+
+def test_report_bundles_every_figure(tiny_run):
+    snakemake(tiny_run, "--report", "results/report.html")
+    html = (tiny_run / "results" / "report.html").read_text()
+    for name in ["components", "regions", "matrix", "connectome", "network_1", "network_1_regions"]:
+        assert f"{name}.png" in html
