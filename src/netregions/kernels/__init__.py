@@ -1,0 +1,54 @@
+"""Numba kernels for the voxel-wise work: smoothing, labelling, thresholding, peak finding.
+
+Each module pairs private ``_name`` kernels (arrays and scalars in, nothing allocated that
+can be passed in, no validation, no module globals read) with public wrappers that validate
+their arguments, convert once to a fixed dtype and layout, allocate the output and call the
+kernels. Plain numpy/scipy references for every public function live in
+``tests/kernels/reference.py`` and are shared by the tests and ``benchmarks/kernels.py``.
+
+Numba policy (applies to every kernel in this package):
+
+- ``@njit(cache=True)`` everywhere, without explicit signatures: compilation is lazy (nothing
+  is compiled when this package is imported) and cached in ``__pycache__`` next to the
+  sources, so workflow jobs reuse the machine code of the first run. Editing a module
+  invalidates the cache of that module's kernels only; a kernel and its callees live in the
+  same module because the cache does not notice edits to callees in other files.
+- ``parallel=True`` only where a ``prange`` loop writes disjoint parts of the output
+  (volumes, time ranges, slabs, element ranges). Each parallel kernel is a ``prange`` over
+  workers around a serial ``_*_share`` kernel that processes one contiguous share of the
+  work; no floating-point value is reduced across workers, so results are bit-identical for
+  any thread count (``numba.set_num_threads``). Per-worker scratch buffers are allocated by
+  the wrapper, one row per worker. Jobs below a size threshold call the serial share kernel
+  directly: on a busy machine a parallel launch can stall for milliseconds, more than a
+  single 3D volume takes.
+- ``fastmath`` is off: the kernels reproduce scipy's float64 operation order exactly and
+  handle NaN/inf explicitly.
+- Compile time is budgeted too (a cold compile of the whole package takes ~20 s of CPU):
+  kernels take flat arrays with shapes as scalars, because numba's ``reshape`` and slice
+  assignment are slow to compile; wrappers convert unusual dtypes once (bool, float16,
+  big-endian) instead of compiling a specialisation for each; every compiled entry point
+  re-optimises its callees, so there are few of them.
+- ``njit`` rather than ``guvectorize`` (the GUFunc cache is racy when several jobs compile
+  at once, numba issue #10128).
+"""
+
+from netregions.kernels.labeling import label, label_with_sizes, largest_component
+from netregions.kernels.peaks import peak_local_max
+from netregions.kernels.smoothing import fwhm_to_sigma, smooth
+from netregions.kernels.thresholding import (
+    threshold_percentile,
+    threshold_ratio_n_voxels,
+    threshold_value,
+)
+
+__all__ = [
+    "fwhm_to_sigma",
+    "label",
+    "label_with_sizes",
+    "largest_component",
+    "peak_local_max",
+    "smooth",
+    "threshold_percentile",
+    "threshold_ratio_n_voxels",
+    "threshold_value",
+]

@@ -1,0 +1,534 @@
+"""Separable Gaussian smoothing of 3D volumes and 4D series (time last).
+
+The result matches the reference's ``smooth_array``: non-finite values set to 0, then
+``scipy.ndimage.gaussian_filter1d`` along spatial axis 0, 1 and 2 with scipy's defaults
+(``truncate=4``, ``mode="reflect"``). Each pass computes every line in float64 and rounds to
+the output dtype before the next axis, exactly as scipy does, so float32 results are
+bit-identical to the reference (same weights, same operation order, no FMA contraction).
+
+Work is split into independent *units* that never need another unit's result, so a worker
+runs all three passes of its units without waiting for the others:
+
+- Fortran-ordered ``(x, y, z, t)`` series (what nibabel returns): a unit is one contiguous
+  volume, smoothed while it sits in the worker's cache;
+- C-ordered series: a unit is a range of time points of every voxel (time is innermost and
+  never smoothed, so the lines of a unit sit side by side and filter as one slab);
+- a single 3D volume is one unit (it is small; it runs serially).
+
+Inside a unit, a pass along an axis sees the data as (outer, n, inner) and filters along the
+middle axis: lines (inner == 1) are laid end to end in a reflect-extended buffer and
+filtered as one long line; otherwise up to ``_BUFFER_TARGET`` values of neighbouring lines are
+filtered side by side. Either way the inner loops are long and vectorised.
+"""
+
+from collections.abc import Sequence
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["fwhm_to_sigma", "smooth"]
+
+# Ratio FWHM / sigma of a Gaussian, sqrt(8 ln 2).
+_FWHM_OVER_SIGMA = np.sqrt(8 * np.log(2))
+# scipy's default truncate: the kernel radius is int(4 * sigma + 0.5).
+_TRUNCATE = 4.0
+# Values per work-item buffer: lines (or slab columns) are grouped until the reflect-extended
+# float64 buffer holds about this many values, so the inner loops are long (vectorised) while
+# the two buffers of a worker (2 x 64 KiB) stay in L1/L2.
+_BUFFER_TARGET = 8192
+# Jobs with fewer values than this run serially (see _n_workers).
+_PARALLEL_MIN_SIZE = 1 << 20
+
+
+# --------------------------------------------------------------------------------------------
+# Kernels. Arrays are flat (numba's reshape is slow to compile); shapes travel as scalars.
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _copy_finite_range(src, dst, start, stop):
+    """dst[start:stop] = src[start:stop] cast to dst's dtype, non-finite values set to 0."""
+    for i in range(start, stop):
+        dst[i] = src[i]
+        if not np.isfinite(dst[i]):
+            dst[i] = 0
+
+
+@njit(cache=True)
+def _correlate_flat(ext, acc, m, step, half_weights, radius):
+    """Symmetric correlation of a flat buffer with a stride of ``step`` between taps.
+
+    For f < m, with b_k = ext[f + (r - k) * step] and a_k = ext[f + (r + k) * step]:
+    ``acc[f] = ext[f + r*step] * w[0] + sum over k = r..1 of (b_k + a_k) * w[k]``
+    in float64, accumulated left to right in this order (centre first, then the pairs from
+    the outermost inwards), which is the order of scipy's symmetric 1D correlation. The
+    first sweep adds up to three pairs (radius <= 3, the usual case, takes one sweep), later
+    sweeps one pair each. Slices indexed by ``range`` variables avoid numba's
+    negative-index wraparound branch and let LLVM vectorise.
+    """
+    out = acc[:m]
+    centre = ext[radius * step : radius * step + m]
+    w0 = half_weights[0]
+    n_first = min(radius, 3)
+    _first_sweep(ext, out, centre, m, step, half_weights, radius, n_first, w0)
+    for k in range(radius - n_first, 0, -1):
+        wk = half_weights[k]
+        below = ext[(radius - k) * step : (radius - k) * step + m]
+        above = ext[(radius + k) * step : (radius + k) * step + m]
+        for f in range(m):
+            out[f] = out[f] + (below[f] + above[f]) * wk
+
+
+@njit(cache=True)
+def _first_sweep(ext, out, centre, m, step, half_weights, radius, n_pairs, w0):
+    """Set ``out`` to centre*w0 plus the pairs radius, radius-1, ... (``n_pairs``, 0 to 3)."""
+    k2 = max(radius - 1, 0)
+    k3 = max(radius - 2, 0)
+    b1 = ext[0:m]
+    a1 = ext[2 * radius * step : 2 * radius * step + m]
+    b2 = ext[(radius - k2) * step : (radius - k2) * step + m]
+    a2 = ext[(radius + k2) * step : (radius + k2) * step + m]
+    b3 = ext[(radius - k3) * step : (radius - k3) * step + m]
+    a3 = ext[(radius + k3) * step : (radius + k3) * step + m]
+    w1, w2, w3 = half_weights[radius], half_weights[k2], half_weights[k3]
+    if n_pairs == 0:
+        for f in range(m):
+            out[f] = centre[f] * w0
+    elif n_pairs == 1:
+        for f in range(m):
+            out[f] = centre[f] * w0 + (b1[f] + a1[f]) * w1
+    elif n_pairs == 2:
+        for f in range(m):
+            out[f] = centre[f] * w0 + (b1[f] + a1[f]) * w1 + (b2[f] + a2[f]) * w2
+    else:
+        for f in range(m):
+            out[f] = (
+                centre[f] * w0 + (b1[f] + a1[f]) * w1 + (b2[f] + a2[f]) * w2 + (b3[f] + a3[f]) * w3
+            )
+
+
+@njit(cache=True)
+def _filter_lines(data, n, o0, o1, half_weights, radius, table, ext, acc):
+    """Filter the contiguous lines ``data[o*n:(o+1)*n]``, ``o0 <= o < o1``, in place.
+
+    The reflect-extended lines are laid end to end in ``ext`` (length n + 2r each) and
+    filtered as one long line; the 2r results straddling two lines are computed and dropped.
+    """
+    length = n + 2 * radius
+    for j in range(o1 - o0):
+        line = data[(o0 + j) * n : (o0 + j + 1) * n]
+        ext_line = ext[j * length : (j + 1) * length]
+        for p in range(radius):
+            ext_line[p] = line[table[p]]
+            ext_line[length - 1 - p] = line[table[length - 1 - p]]
+        middle = ext_line[radius : radius + n]
+        for i in range(n):
+            middle[i] = line[i]
+    _correlate_flat(ext, acc, (o1 - o0) * length - 2 * radius, 1, half_weights, radius)
+    for j in range(o1 - o0):
+        line = data[(o0 + j) * n : (o0 + j + 1) * n]
+        result = acc[j * length : j * length + n]
+        for i in range(n):
+            line[i] = result[i]
+
+
+@njit(cache=True)
+def _filter_slab(data, n, inner, o, c0, c1, half_weights, radius, table, ext, acc):
+    """Filter the lines (o, :, c), ``c0 <= c < c1``, of ``data`` in place.
+
+    ``data`` is flat, seen as (outer, n, inner); the lines sit side by side in ``ext`` so
+    every loop runs over c.
+    """
+    width = c1 - c0
+    for p in range(n + 2 * radius):
+        start = (o * n + table[p]) * inner + c0
+        row = data[start : start + width]
+        ext_row = ext[p * width : (p + 1) * width]
+        for c in range(width):
+            ext_row[c] = row[c]
+    _correlate_flat(ext, acc, n * width, width, half_weights, radius)
+    for i in range(n):
+        start = (o * n + i) * inner + c0
+        row = data[start : start + width]
+        result = acc[i * width : (i + 1) * width]
+        for c in range(width):
+            row[c] = result[c]
+
+
+@njit(cache=True)
+def _filter_pass(data, outer, n, mid, m, m0, m1, target, half_weights, radius, table, ext, acc):
+    """Filter ``data``, seen as (outer, n, mid, m), along n in place.
+
+    Only the columns whose last index lies in [m0, m1) are filtered (all of them when
+    m0 == 0 and m1 == m).
+    """
+    length = n + 2 * radius
+    inner = mid * m
+    if inner == 1:  # contiguous lines: groups of lines filling about `target` values
+        group = max(1, target // length)
+        for o0 in range(0, outer, group):
+            o1 = min(o0 + group, outer)
+            _filter_lines(data, n, o0, o1, half_weights, radius, table, ext, acc)
+        return
+    # Column ranges [start, stop) of the unit, cut into slabs of about `target` values.
+    full = m1 - m0 == m
+    n_ranges = 1 if full else mid
+    width = max(1, target // length)
+    for o in range(outer):
+        for g in range(n_ranges):
+            start = 0 if full else g * m + m0
+            stop = inner if full else g * m + m1
+            for c0 in range(start, stop, width):
+                c1 = min(c0 + width, stop)
+                _filter_slab(data, n, inner, o, c0, c1, half_weights, radius, table, ext, acc)
+
+
+@njit(cache=True)
+def _smooth_unit(src, dst, shape, m, m0, m1, axes, half_weights, radii, tables, target, ext, acc):
+    """Copy (non-finite → 0) and smooth one unit along ``axes``, in that order.
+
+    The unit is the columns [m0, m1) of a flat C-ordered block of shape
+    (shape[0], shape[1], shape[2], m).
+    """
+    if m1 - m0 == m:
+        _copy_finite_range(src, dst, 0, src.size)
+    else:
+        for g in range(src.size // m):
+            _copy_finite_range(src, dst, g * m + m0, g * m + m1)
+    for a in range(3):
+        axis = axes[a]
+        if radii[a] == 0:
+            continue  # a one-tap kernel of weight 1 is the identity
+        outer = 1
+        for d in range(axis):
+            outer *= shape[d]
+        mid = 1
+        for d in range(axis + 1, 3):
+            mid *= shape[d]
+        _filter_pass(
+            dst,
+            outer,
+            shape[axis],
+            mid,
+            m,
+            m0,
+            m1,
+            target,
+            half_weights[a],
+            radii[a],
+            tables[a],
+            ext,
+            acc,
+        )
+
+
+@njit(cache=True)
+def _smooth_share(
+    src,
+    dst,
+    shape,
+    m,
+    n_chunks,
+    axes,
+    half_weights,
+    radii,
+    tables,
+    target,
+    ext,
+    acc,
+    worker,
+    n_workers,
+):
+    """Smooth the ``worker``-th of ``n_workers`` contiguous shares of the units.
+
+    ``src`` and ``dst`` are (n_blocks, block_size) C-ordered; unit u is block u // n_chunks,
+    columns [c*m // n_chunks, (c+1)*m // n_chunks) with c = u % n_chunks.
+    """
+    n_units = src.shape[0] * n_chunks
+    for u in range(worker * n_units // n_workers, (worker + 1) * n_units // n_workers):
+        block = u // n_chunks
+        chunk = u % n_chunks
+        m0 = chunk * m // n_chunks
+        m1 = (chunk + 1) * m // n_chunks
+        _smooth_unit(
+            src[block],
+            dst[block],
+            shape,
+            m,
+            m0,
+            m1,
+            axes,
+            half_weights,
+            radii,
+            tables,
+            target,
+            ext,
+            acc,
+        )
+
+
+@njit(cache=True, parallel=True)
+def _smooth_parallel(
+    src, dst, shape, m, n_chunks, axes, half_weights, radii, tables, target, exts, accs
+):
+    """`_smooth_share` with one share per worker (row of ``exts``/``accs``).
+
+    Units are disjoint and each output value is computed by the same operations whatever
+    the split, so the result does not depend on the number of workers.
+    """
+    n_workers = exts.shape[0]
+    for w in prange(n_workers):
+        _smooth_share(
+            src,
+            dst,
+            shape,
+            m,
+            n_chunks,
+            axes,
+            half_weights,
+            radii,
+            tables,
+            target,
+            exts[w],
+            accs[w],
+            w,
+            n_workers,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Parameter helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _check_affine(affine: np.ndarray) -> np.ndarray:
+    """Return the finite 3×3 linear part of a 4×4 (or 3×3) affine, else raise ValueError."""
+    affine = np.asarray(affine, dtype=np.float64)
+    if affine.ndim != 2 or affine.shape[0] < 3 or affine.shape[1] < 3:
+        raise ValueError(f"affine must be a 4x4 (or 3x3) matrix; got shape {affine.shape}")
+    linear = affine[:3, :3]
+    if not np.all(np.isfinite(linear)):
+        raise ValueError("affine must be finite; got non-finite entries in affine[:3, :3]")
+    return linear
+
+
+def _check_fwhm(fwhm: float | Sequence[float | None] | None) -> np.ndarray:
+    """Return the FWHM as 3 finite non-negative floats (None entries → 0), else raise."""
+    if fwhm is None:
+        return np.zeros(3)
+    values = np.ravel(np.asarray(fwhm, dtype=object))
+    if values.size == 1:
+        values = np.repeat(values, 3)
+    if values.size != 3:
+        raise ValueError(f"fwhm must be a scalar or have 3 values (one per axis); got {fwhm!r}")
+    try:
+        out = np.array([0.0 if v is None else float(v) for v in values])
+    except (TypeError, ValueError):
+        raise ValueError(f"fwhm must be a number in mm or None; got {fwhm!r}") from None
+    if not np.all(np.isfinite(out)) or np.any(out < 0):
+        raise ValueError(f"fwhm must be finite and >= 0 (mm); got {fwhm!r}")
+    return out
+
+
+def fwhm_to_sigma(fwhm: float | Sequence[float | None] | None, affine: np.ndarray) -> np.ndarray:
+    """Convert a FWHM in mm to the Gaussian sigma in voxels along each spatial axis.
+
+    Parameters
+    ----------
+    fwhm : float or sequence of 3 floats or None
+        Full width at half maximum in mm, one value for all axes or one per axis.
+        None (or None entries) means no smoothing (sigma 0).
+    affine : ndarray of shape (4, 4)
+        Voxel-to-world affine; voxel sizes are the column norms of ``affine[:3, :3]``.
+
+    Returns
+    -------
+    sigma : ndarray of shape (3,)
+        ``fwhm / (sqrt(8 ln 2) * voxel_size)`` per axis, in voxels (float64).
+
+    Raises
+    ------
+    ValueError
+        If the FWHM is negative, non-finite or of the wrong length, or the affine is not a
+        finite matrix with non-zero voxel sizes.
+    """
+    fwhm_mm = _check_fwhm(fwhm)
+    voxel_size = np.sqrt(np.sum(_check_affine(affine) ** 2, axis=0))
+    if np.any(voxel_size == 0):
+        raise ValueError(f"affine has a zero voxel size; got voxel sizes {voxel_size}")
+    return fwhm_mm / (_FWHM_OVER_SIGMA * voxel_size)
+
+
+def _gaussian_half_weights(sigma: float) -> np.ndarray:
+    """Return w[0..r] of the normalised Gaussian kernel of radius r = int(4 sigma + 0.5).
+
+    The full kernel is exp(-x² / (2 sigma²)) for x = -r..r divided by its sum, evaluated
+    with the same float64 operations as scipy so the weights are bit-identical.
+    """
+    radius = int(_TRUNCATE * sigma + 0.5)
+    x = np.arange(-radius, radius + 1)
+    weights = np.exp(-0.5 / (sigma * sigma) * x**2)
+    weights = weights / weights.sum()
+    return np.ascontiguousarray(weights[radius:])
+
+
+def _reflect_table(n: int, radius: int) -> np.ndarray:
+    """Source index of every position -radius..n+radius-1 of a reflect-extended line.
+
+    Half-sample symmetric extension (d c b a | a b c d | d c b a), repeated with period 2n
+    when the radius exceeds the line length — the same values scipy's "reflect" mode uses.
+    """
+    m = np.mod(np.arange(-radius, n + radius), 2 * n)
+    return np.where(m < n, m, 2 * n - 1 - m).astype(np.int64)
+
+
+def _pass_parameters(
+    sigma: np.ndarray, lengths: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pack weights, radii and reflect tables of the three passes into padded arrays."""
+    half = [_gaussian_half_weights(s) if s > 0 else np.ones(1) for s in sigma]
+    radii = np.array([h.size - 1 for h in half], dtype=np.int64)
+    weights = np.zeros((3, radii.max() + 1))
+    tables = np.zeros((3, max(lengths) + 2 * radii.max()), dtype=np.int64)
+    for a in range(3):
+        weights[a, : half[a].size] = half[a]
+        table = _reflect_table(lengths[a], int(radii[a]))
+        tables[a, : table.size] = table
+    return weights, radii, tables
+
+
+def _output_dtype(dtype: np.dtype) -> np.dtype:
+    """float64 stays float64 (the reference's scaled-integer case); everything else float32."""
+    return (
+        np.dtype(np.float64) if dtype.kind == "f" and dtype.itemsize == 8 else np.dtype(np.float32)
+    )
+
+
+def _readable_by_kernel(data: np.ndarray) -> np.ndarray:
+    """Return ``data`` itself if the kernel reads its dtype, else a converted copy.
+
+    Integers, float32 and float64 in native byte order are cast value by value inside the
+    kernel (no extra copy of a 4D series); big-endian data (some NIfTI files) are swapped to
+    native order; other dtypes (bool masks, float16, longdouble) are converted to float32,
+    which saves compiling a kernel specialisation for each of them.
+    """
+    dtype = data.dtype
+    if dtype.kind in "iu" or (dtype.kind == "f" and dtype.itemsize in (4, 8)):
+        return data if dtype.isnative else data.astype(dtype.newbyteorder("="), order="K")
+    return data.astype(np.float32, order="K")
+
+
+def _scratch(n_workers: int, line_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-worker float64 buffers: reflect-extended lines and accumulators, one row each.
+
+    A work item needs at most max(target, longest extended line) values in each buffer.
+    """
+    size = max(_BUFFER_TARGET, line_length)
+    return np.empty((n_workers, size)), np.empty((n_workers, size))
+
+
+def _n_workers(n_values: int) -> int:
+    """Workers for a job of ``n_values`` values: numba's thread count, or 1 for small jobs.
+
+    Launching a parallel region costs little on an idle machine but can stall for
+    milliseconds when the other cores are busy; a single volume is faster serially.
+    """
+    if n_values < _PARALLEL_MIN_SIZE:
+        return 1
+    return max(1, numba.get_num_threads())
+
+
+# --------------------------------------------------------------------------------------------
+# Driver
+# --------------------------------------------------------------------------------------------
+
+
+def _run(
+    data: np.ndarray, out: np.ndarray, weights: np.ndarray, radii: np.ndarray, tables: np.ndarray
+) -> None:
+    """Describe ``data``/``out`` as blocks of units and run the serial or parallel kernel."""
+    fortran = not data.flags.c_contiguous
+    if fortran:  # memory order (t, z, y, x): volumes are blocks, axes reversed
+        n_blocks = data.shape[3] if data.ndim == 4 else 1
+        shape, m, axes = data.shape[2::-1], 1, [2, 1, 0]
+        src, dst = data.T.reshape(n_blocks, -1), out.T.reshape(n_blocks, -1)
+    else:  # memory order (x, y, z, t): one block, time innermost
+        shape, m, axes = data.shape[:3], data.shape[3] if data.ndim == 4 else 1, [0, 1, 2]
+        src, dst = data.reshape(1, -1), out.reshape(1, -1)
+    n_workers = _n_workers(data.size)
+    n_chunks = min(n_workers, m)  # time ranges per block (1 for volumes)
+    n_workers = min(n_workers, src.shape[0] * n_chunks)
+    exts, accs = _scratch(n_workers, max(shape) + 2 * int(radii.max()))
+    args = (src, dst, np.array(shape, dtype=np.int64), m, n_chunks)
+    args += (np.array(axes, dtype=np.int64), weights, radii, tables, _BUFFER_TARGET)
+    if n_workers == 1:
+        _smooth_share(*args, exts[0], accs[0], 0, 1)
+    else:
+        _smooth_parallel(*args, exts, accs)
+
+
+def _check_data(data: np.ndarray) -> np.ndarray:
+    """Return ``data`` as a numeric ndarray of 3 or 4 dimensions, else raise ValueError."""
+    data = np.asarray(data)
+    if data.ndim not in (3, 4):
+        raise ValueError(
+            f"data must be a 3D volume or a 4D series (x, y, z, t); got {data.ndim} dimensions"
+        )
+    if not (np.issubdtype(data.dtype, np.number) or data.dtype == np.bool_):
+        raise ValueError(f"data must be numeric; got dtype {data.dtype}")
+    if np.issubdtype(data.dtype, np.complexfloating):
+        raise ValueError(f"data must be real; got dtype {data.dtype}")
+    return data
+
+
+def smooth(
+    data: np.ndarray,
+    affine: np.ndarray,
+    fwhm: float | Sequence[float | None] | None,
+) -> np.ndarray:
+    """Smooth a 3D volume or every volume of a 4D series with a Gaussian kernel.
+
+    Parameters
+    ----------
+    data : ndarray of shape (x, y, z) or (x, y, z, n_volumes)
+        Image data; C- or Fortran-ordered. Never modified.
+    affine : ndarray of shape (4, 4)
+        Voxel-to-world affine; only the voxel sizes (column norms of ``affine[:3, :3]``) matter.
+    fwhm : float or sequence of 3 floats or None
+        Full width at half maximum in mm, for all axes or per axis. 0 or None: no smoothing.
+
+    Returns
+    -------
+    smoothed : ndarray, same shape and memory layout as ``data``
+        float64 for float64 input, float32 otherwise. When ``fwhm`` is None or all zeros,
+        ``data`` itself is returned (same object, not finite-ized).
+
+    Raises
+    ------
+    ValueError
+        On a wrong number of dimensions, a non-numeric dtype, a negative / non-finite FWHM
+        or a degenerate affine.
+
+    Notes
+    -----
+    sigma_i = fwhm_i / (sqrt(8 ln 2) * voxel_size_i) voxels; non-finite values are set to 0,
+    then a normalised Gaussian of radius int(4 sigma + 0.5) is applied along axis 0, 1 and 2
+    (the time axis is never smoothed) with half-sample symmetric ("reflect") borders, as
+    ``scipy.ndimage.gaussian_filter1d``. Each pass is computed in float64 and rounded to the
+    output dtype. Axes with sigma 0 are skipped.
+    """
+    checked = _check_data(data)
+    sigma = fwhm_to_sigma(fwhm, affine)
+    if not np.any(sigma > 0):
+        return data
+    data = _readable_by_kernel(checked)
+    if not (data.flags.c_contiguous or data.flags.f_contiguous):
+        data = np.ascontiguousarray(data)  # strided views: one extra copy, rare
+    order = "F" if data.flags.f_contiguous and not data.flags.c_contiguous else "C"
+    out = np.empty(data.shape, dtype=_output_dtype(data.dtype), order=order)
+    if out.size == 0:
+        return out
+    weights, radii, tables = _pass_parameters(sigma, data.shape[:3])
+    _run(data, out, weights, radii, tables)
+    return out

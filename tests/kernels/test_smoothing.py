@@ -1,0 +1,316 @@
+"""Gaussian smoothing kernel vs scipy's gaussian_filter1d loop (tests/kernels/reference.py)."""
+
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netregions.kernels import fwhm_to_sigma, smooth
+from netregions.kernels import smoothing as sm
+from tests.kernels.reference import REFERENCES, smooth_reference
+
+ISOTROPIC_4MM = np.diag([4.0, 4.0, 4.0, 1.0])
+# Anisotropic voxels (2 x 3 x 5 mm) rotated about z: voxel sizes are the column norms.
+_ROTATION = np.array([[0.6, -0.8, 0.0], [0.8, 0.6, 0.0], [0.0, 0.0, 1.0]])
+OBLIQUE = np.eye(4)
+OBLIQUE[:3, :3] = _ROTATION @ np.diag([2.0, 3.0, 5.0])
+OBLIQUE[:3, 3] = [-90.0, 12.0, 7.5]
+
+
+def _series(rng, shape, order="F", dtype=np.float32, scale=100.0):
+    """Random data of a given layout, with a non-zero mean like BOLD data."""
+    data = (rng.standard_normal(shape) * scale + 3 * scale).astype(dtype)
+    return np.array(data, order=order)
+
+
+def assert_matches_reference(result, data, affine, fwhm):
+    """rtol 1e-5 with atol 1e-6 x max|finite data|, identical dtype and shape."""
+    expected = smooth_reference(data, affine, fwhm)
+    finite = np.asarray(data, dtype=np.float64)[np.isfinite(data)]
+    scale = float(np.max(np.abs(finite))) if finite.size else 1.0
+    assert result.dtype == expected.dtype
+    assert result.shape == expected.shape
+    np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-6 * scale)
+
+
+def test_reference_registered():
+    assert REFERENCES[smooth] is smooth_reference
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 1, 1), (2, 3, 4), (7, 1, 5), (1, 9, 1), (13, 11, 9), (50, 59, 50)],
+)
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_volume_matches_reference(rng, shape, order):
+    data = _series(rng, shape, order)
+    result = smooth(data, ISOTROPIC_4MM, 6.0)
+    assert_matches_reference(result, data, ISOTROPIC_4MM, 6.0)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 3), (6, 5, 4, 3), (4, 7, 3, 1), (50, 59, 50, 6)])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_series_matches_reference(rng, shape, order):
+    data = _series(rng, shape, order)
+    result = smooth(data, ISOTROPIC_4MM, 6.0)
+    assert_matches_reference(result, data, ISOTROPIC_4MM, 6.0)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("fwhm", [2.0, 4.0, 6.0, 10.0, 14.0, 30.0])  # radius 1, 2, 3, 4, 6, 13
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_series_bit_identical_to_reference(rng, order, fwhm, dtype):
+    # Same weights and float64 operation order as scipy, for every radius (one or several
+    # sweeps of pairs): identical results. float64 data make this sensitive to the order of
+    # the additions (a float32 result hides most last-bit differences of the float64 sums).
+    data = _series(rng, (21, 17, 19, 3), order, dtype)
+    np.testing.assert_array_equal(
+        smooth(data, ISOTROPIC_4MM, fwhm), smooth_reference(data, ISOTROPIC_4MM, fwhm)
+    )
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_output_keeps_memory_layout(rng, order):
+    data = _series(rng, (5, 6, 7, 3), order)
+    result = smooth(data, ISOTROPIC_4MM, 6.0)
+    assert result.flags.f_contiguous == (order == "F")
+    assert result.flags.c_contiguous == (order == "C")
+
+
+def test_strided_input(rng):
+    data = _series(rng, (12, 10, 8, 6), "F")[::2, :, 1:, ::2]
+    assert not (data.flags.c_contiguous or data.flags.f_contiguous)
+    assert_matches_reference(smooth(data, ISOTROPIC_4MM, 6.0), data, ISOTROPIC_4MM, 6.0)
+
+
+@pytest.mark.parametrize("affine", [OBLIQUE, np.diag([1.0, 2.5, 0.7, 1.0])])
+@pytest.mark.parametrize("fwhm", [3.0, 8.0, (2.0, 0.0, 9.0), [None, 5.0, 4.0]])
+def test_anisotropic_oblique_and_per_axis(rng, affine, fwhm):
+    data = _series(rng, (9, 12, 10, 2), "F")
+    result = smooth(data, affine, fwhm)
+    expected_fwhm = [0.0 if f is None else f for f in np.broadcast_to(np.array(fwhm), 3)]
+    assert_matches_reference(result, data, affine, expected_fwhm)
+
+
+@pytest.mark.parametrize("shape", [(5, 3, 2), (1, 4, 2, 3), (2, 1, 3)])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_radius_larger_than_axis(rng, shape, order):
+    # sigma = 40 / 2.355 / 1 = 17 voxels: radius 68 reflects many times over each axis.
+    affine = np.eye(4)
+    data = _series(rng, shape, order)
+    result = smooth(data, affine, 40.0)
+    assert_matches_reference(result, data, affine, 40.0)
+    assert sm._gaussian_half_weights(fwhm_to_sigma(40.0, affine)[0]).size - 1 > max(shape)
+
+
+@pytest.mark.parametrize("fwhm", [0, 0.0, None, (0, 0, 0), [None, None, None]])
+def test_no_smoothing_returns_input_object(rng, fwhm):
+    data = _series(rng, (4, 5, 6), "C")
+    data[0, 0, 0] = np.nan
+    assert smooth(data, ISOTROPIC_4MM, fwhm) is data
+
+
+def test_tiny_sigma_is_identity_pass(rng):
+    # radius int(4 sigma + 0.5) = 0: a one-tap kernel; only the finite-ization remains.
+    data = _series(rng, (4, 5, 6), "F")
+    data[1, 2, 3] = np.inf
+    result = smooth(data, np.eye(4), 0.2)
+    expected = np.where(np.isfinite(data), data, 0)
+    np.testing.assert_array_equal(result, expected)
+
+
+POSITIONS = {
+    "first": (0, 0, 0),
+    "last": (-1, -1, -1),
+    "border": (0, 3, 2),
+    "interior": (4, 3, 2),
+}
+
+
+@pytest.mark.parametrize("where", sorted(POSITIONS))
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_non_finite_values_become_zero(rng, where, value, order):
+    data = _series(rng, (9, 7, 5, 3), order)
+    data[POSITIONS[where] + (1,)] = value
+    data[POSITIONS[where] + (-1,)] = value
+    before = data.copy()
+    result = smooth(data, ISOTROPIC_4MM, 6.0)
+    assert np.all(np.isfinite(result))
+    assert_matches_reference(result, data, ISOTROPIC_4MM, 6.0)
+    np.testing.assert_array_equal(data, before)  # input untouched (NaN compare equal)
+
+
+def test_all_non_finite_gives_zeros():
+    data = np.full((4, 3, 5), np.nan, dtype=np.float32)
+    np.testing.assert_array_equal(smooth(data, ISOTROPIC_4MM, 6.0), 0)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expected"),
+    [
+        (np.float32, np.float32),
+        (np.float64, np.float64),
+        (np.int16, np.float32),
+        (">f4", np.float32),  # big-endian NIfTI data
+        (">f8", np.float64),
+        (np.float16, np.float32),
+    ],
+)
+def test_dtypes(rng, dtype, expected):
+    data = _series(rng, (6, 5, 4, 2), "F", dtype=dtype)
+    result = smooth(data, ISOTROPIC_4MM, 6.0)
+    assert result.dtype == expected
+    assert_matches_reference(result, data, ISOTROPIC_4MM, 6.0)
+
+
+def test_boolean_mask_is_smoothed_as_float32():
+    mask = np.zeros((7, 8, 9), dtype=bool)
+    mask[2:5, 3:6, 4] = True
+    result = smooth(mask, ISOTROPIC_4MM, 6.0)
+    assert result.dtype == np.float32
+    assert_matches_reference(result, mask, ISOTROPIC_4MM, 6.0)
+
+
+def test_input_unchanged(rng):
+    data = _series(rng, (10, 8, 6, 4), "F")
+    before = data.copy()
+    smooth(data, ISOTROPIC_4MM, 6.0)
+    np.testing.assert_array_equal(data, before)
+
+
+@pytest.mark.parametrize(
+    ("shape", "order"), [((20, 23, 21, 7), "F"), ((20, 23, 21, 7), "C"), ((13, 11, 9, 5), "C")]
+)
+def test_thread_count_does_not_change_results(rng, monkeypatch, shape, order):
+    data = _series(rng, shape, order)
+    data[3, 4, 5] = np.nan
+    monkeypatch.setattr(sm, "_PARALLEL_MIN_SIZE", 0)  # take the parallel path at this size
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        single = smooth(data, OBLIQUE, 7.0)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        multi = smooth(data, OBLIQUE, 7.0)
+    finally:
+        numba.set_num_threads(previous)
+    np.testing.assert_array_equal(single, multi)
+    monkeypatch.setattr(sm, "_PARALLEL_MIN_SIZE", np.inf)  # serial path
+    np.testing.assert_array_equal(smooth(data, OBLIQUE, 7.0), multi)
+
+
+def test_fwhm_to_sigma_spec_values():
+    # Spec §2.3: 6 mm at 4 mm voxels → sigma 0.636991; 1 voxel FWHM → 0.424661.
+    np.testing.assert_allclose(fwhm_to_sigma(6.0, ISOTROPIC_4MM), 0.636991, atol=1e-6)
+    np.testing.assert_allclose(fwhm_to_sigma(1.0, np.eye(4)), 0.424661, atol=1e-6)
+    np.testing.assert_allclose(fwhm_to_sigma((6.0, 0, None), OBLIQUE), [1.27398, 0, 0], atol=1e-5)
+
+
+def test_weights_spec_values():
+    # Spec §2.3: radius 3, weights 0.625876, 0.182525, 0.004527, 0.000010.
+    weights = sm._gaussian_half_weights(float(fwhm_to_sigma(6.0, ISOTROPIC_4MM)[0]))
+    np.testing.assert_allclose(weights, [0.625876, 0.182525, 0.004527, 0.000010], atol=1e-6)
+
+
+@pytest.mark.parametrize(("n", "radius"), [(4, 2), (3, 8), (1, 3), (5, 0)])
+def test_reflect_table_is_half_sample_symmetric(n, radius):
+    # d c b a | a b c d | d c b a, repeated: compare with numpy's "symmetric" padding.
+    expected = np.pad(np.arange(n), radius, mode="symmetric")
+    np.testing.assert_array_equal(sm._reflect_table(n, radius), expected)
+
+
+@pytest.mark.parametrize(
+    ("mid", "m", "m0", "m1"), [(1, 1, 0, 1), (3, 1, 0, 1), (7, 100, 0, 100), (3, 5, 1, 4)]
+)
+def test_private_filter_pass_matches_gaussian_filter1d(rng, mid, m, m0, m1):
+    # data seen as (outer=4, n=11, mid, m); only the columns with last index in [m0, m1).
+    sigma = 1.3
+    block = rng.standard_normal((4, 11, mid, m)).astype(np.float32)
+    expected = block.copy()
+    expected[..., m0:m1] = ndi.gaussian_filter1d(block[..., m0:m1], sigma, axis=1)
+    half = sm._gaussian_half_weights(sigma)
+    radius = half.size - 1
+    table = sm._reflect_table(11, radius)
+    ext, acc = (buffer[0] for buffer in sm._scratch(1, 11 + 2 * radius))
+    args = (block.ravel(), 4, 11, mid, m, m0, m1, 256, half, radius, table, ext, acc)
+    sm._filter_pass(*args)
+    np.testing.assert_array_equal(block, expected)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("n_workers", [1, 3])
+def test_private_smooth_kernels_match_reference(rng, order, n_workers):
+    data = _series(rng, (8, 9, 7, 5), order)
+    data[2, 3, 4, 1] = np.nan
+    out = np.empty_like(data, order=order)
+    weights, radii, tables = sm._pass_parameters(fwhm_to_sigma(6.0, OBLIQUE), data.shape[:3])
+    exts, accs = sm._scratch(n_workers, 9 + 2 * int(radii.max()))
+    if order == "F":  # blocks = volumes (z, y, x), one column
+        blocks = (data.T.reshape(5, -1), out.T.reshape(5, -1), np.array([7, 9, 8]), 1, 1)
+        axes = np.array([2, 1, 0])
+    else:  # one block (x, y, z) with 5 columns, cut into n_workers time ranges
+        blocks = (data.reshape(1, -1), out.reshape(1, -1), np.array([8, 9, 7]), 5, n_workers)
+        axes = np.array([0, 1, 2])
+    args = (*blocks, axes, weights, radii, tables, 512)
+    if n_workers == 1:
+        sm._smooth_share(*args, exts[0], accs[0], 0, 1)
+    else:
+        sm._smooth_parallel(*args, exts, accs)
+    np.testing.assert_array_equal(out, smooth_reference(data, OBLIQUE, 6.0))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    shape=st.tuples(*[st.integers(1, 9)] * 3, st.integers(1, 3)),
+    fortran=st.booleans(),
+    fwhm=st.floats(0.5, 30.0),
+)
+def test_random_shapes(shape, fortran, fwhm):
+    rng = np.random.default_rng(sum(shape))
+    data = _series(rng, shape, "F" if fortran else "C")
+    affine = np.diag([3.0, 2.0, 4.0, 1.0])
+    assert_matches_reference(smooth(data, affine, fwhm), data, affine, fwhm)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"fwhm": -1.0}, "fwhm must be finite and >= 0"),
+        ({"fwhm": np.nan}, "fwhm must be finite and >= 0"),
+        ({"fwhm": np.inf}, "fwhm must be finite and >= 0"),
+        ({"fwhm": (1.0, 2.0)}, "fwhm must be a scalar or have 3 values"),
+        ({"fwhm": "fast"}, "fwhm must be a number in mm or None"),
+        ({"data": np.zeros((3, 4))}, "3D volume or a 4D series"),
+        ({"data": np.zeros((2, 2, 2, 2, 2))}, "3D volume or a 4D series"),
+        ({"data": np.zeros((2, 2, 2), dtype=complex)}, "must be real"),
+        ({"affine": np.eye(2)}, "affine must be a 4x4"),
+        ({"affine": np.diag([1.0, np.nan, 1.0, 1.0])}, "affine must be finite"),
+        ({"affine": np.diag([1.0, 0.0, 1.0, 1.0])}, "zero voxel size"),
+    ],
+)
+def test_invalid_arguments(kwargs, match):
+    arguments = {"data": np.zeros((2, 2, 2)), "affine": np.eye(4), "fwhm": 4.0} | kwargs
+    with pytest.raises(ValueError, match=match):
+        smooth(**arguments)
+
+
+def test_import_compiles_nothing():
+    # Importing the package only defines dispatchers: every kernel compiles (or loads its
+    # cache) on its first call.
+    code = (
+        "import numba, netregions.kernels as k\n"
+        "from netregions.kernels import labeling, peaks, smoothing, thresholding\n"
+        "mods = (labeling, peaks, smoothing, thresholding)\n"
+        "kernels = [f for m in mods for f in vars(m).values()\n"
+        "           if isinstance(f, numba.core.registry.CPUDispatcher)]\n"
+        "print(len(kernels), sum(len(f.signatures) for f in kernels))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    n_kernels, n_compiled = map(int, result.stdout.split())
+    assert n_kernels >= 15 and n_compiled == 0
