@@ -16,6 +16,7 @@ _EXPORTS = {
         "make_dataset",
         "make_network_maps",
         "make_subject",
+        "make_truth",
         "place_networks",
         "synthetic_subjects",
         "write_subject",
