@@ -11,6 +11,7 @@ from netregions.io import (
     check_bold_header,
     check_inputs,
     discover_subjects,
+    iter_volume_chunks,
     load_image,
     read_confounds,
     read_tsv,
@@ -272,3 +273,25 @@ def test_check_inputs_without_confounds(tmp_path, rng):
     inputs = _inputs(tmp_path, rng, subjects=("01",))
     inputs["01"]["confounds"] = None
     assert check_inputs(inputs, tmp_path / "m.tsv").exists()
+
+
+def test_iter_volume_chunks_reads_every_volume_once(tmp_path, rng):
+    data = np.asfortranarray(rng.standard_normal((3, 4, 5, 10)).astype(np.float32))
+    save_array(data, tmp_path / "c.npy")
+    seen = []
+    for start, block in iter_volume_chunks(tmp_path / "c.npy", 4):
+        assert block.flags.f_contiguous
+        np.testing.assert_array_equal(block, data[..., start : start + block.shape[3]])
+        seen.append((start, block.shape[3]))
+    assert seen == [(0, 4), (4, 4), (8, 2)]
+
+
+def test_iter_volume_chunks_rejects_c_order_and_truncation(tmp_path, rng):
+    save_array(np.zeros((2, 2, 2, 3), dtype=np.float32), tmp_path / "c.npy")
+    with pytest.raises(ValueError, match="Fortran-ordered 4D"):
+        next(iter_volume_chunks(tmp_path / "c.npy", 2))
+    save_array(np.asfortranarray(np.zeros((2, 2, 2, 3), np.float32)), tmp_path / "f.npy")
+    raw = (tmp_path / "f.npy").read_bytes()
+    (tmp_path / "f.npy").write_bytes(raw[:-8])
+    with pytest.raises(InputDataError, match="truncated"):
+        list(iter_volume_chunks(tmp_path / "f.npy", 2))

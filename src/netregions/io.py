@@ -26,6 +26,7 @@ __all__ = [
     "check_bold_header",
     "check_inputs",
     "discover_subjects",
+    "iter_volume_chunks",
     "load_image",
     "read_confounds",
     "read_tsv",
@@ -287,6 +288,48 @@ def save_array(array: np.ndarray, path: Path | str) -> Path:
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, array, allow_pickle=False)
     return path
+
+
+def iter_volume_chunks(path: Path | str, chunk: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Read a Fortran-ordered 4D ``.npy`` cache ``chunk`` volumes at a time.
+
+    Volumes are read into one reused buffer instead of memory-mapping the file, so the
+    process holds only ``chunk`` volumes (memory-mapped pages count as resident memory once
+    touched).
+
+    Parameters
+    ----------
+    path : path-like
+        ``.npy`` file of shape (x, y, z, n_volumes) in Fortran order.
+    chunk : int
+        Volumes per block.
+
+    Yields
+    ------
+    start : int
+        Index of the block's first volume.
+    block : ndarray, shape (x, y, z, n)
+        Fortran-ordered; the same buffer is reused for the next block.
+    """
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, fortran, dtype = read_header(f)
+        if len(shape) != 4 or not fortran:
+            raise ValueError(f"{path}: expected a Fortran-ordered 4D array, got {shape}")
+        n_volumes = shape[3]
+        buffer = np.empty((*shape[:3], min(chunk, n_volumes)), dtype=dtype, order="F")
+        for start in range(0, n_volumes, chunk):
+            n = min(chunk, n_volumes - start)
+            block = buffer[..., :n]
+            got = f.readinto(memoryview(block.reshape(-1, order="F")).cast("B"))
+            if got != block.nbytes:
+                raise InputDataError(f"{path} is truncated at volume {start}")
+            yield start, block
 
 
 # --------------------------------------------------------------------------- tables

@@ -256,25 +256,37 @@ def _load_same_grid(paths: Sequence[str | Path], subjects: Sequence[str]):
 
 
 def make_group_mask(
-    masks: Sequence[str | Path],
     means: Sequence[str | Path],
     subjects: Sequence[str],
     mask: str | Path,
     mean: str | Path,
+    subject_masks: Sequence[str | Path],
+    *,
+    lower_cutoff: float = 0.2,
+    upper_cutoff: float = 0.85,
+    opening: int = 2,
     threshold: float = 0.5,
 ) -> None:
-    """Workflow step: group mask from the subjects' EPI masks, and the group mean EPI.
+    """Workflow step: every subject's EPI mask, their intersection, and the group mean EPI.
+
+    The EPI mask of a run depends only on its mean image, so all of them are computed here,
+    from the small mean images, in one process (numba starts once instead of once per
+    subject).
 
     Parameters
     ----------
-    masks, means : sequence of path-like
-        Each subject's EPI mask and mean image (same order as ``subjects``).
+    means : sequence of path-like
+        Each subject's mean image (same order as ``subjects``).
     subjects : sequence of str
         Subject labels, for messages.
     mask : path-like
         Output: 3D uint8 group mask.
     mean : path-like
         Output: 3D float32 mean of the subjects' mean images (figure background).
+    subject_masks : sequence of path-like
+        Outputs: each subject's EPI mask (uint8), for quality control.
+    lower_cutoff, upper_cutoff, opening
+        See :func:`compute_epi_mask`.
     threshold : float, default=0.5
         See :func:`intersect_masks`.
 
@@ -285,17 +297,32 @@ def make_group_mask(
     """
     from netregions.io import save_nifti
 
-    subject_masks, affine = _load_same_grid(masks, subjects)
-    group = intersect_masks([m.astype(bool) for m in subject_masks], threshold=threshold)
+    subject_means, affine = _load_same_grid(means, subjects)
+    epi_masks = []
+    for subject, subject_mean in zip(subjects, subject_means, strict=True):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MaskWarning)
+            epi_masks.append(
+                compute_epi_mask(
+                    subject_mean,
+                    lower_cutoff=lower_cutoff,
+                    upper_cutoff=upper_cutoff,
+                    opening=opening,
+                )
+            )
+        for warning in caught:
+            warnings.warn(f"sub-{subject}: {warning.message}", MaskWarning, stacklevel=2)
+    group = intersect_masks(epi_masks, threshold=threshold)
     if not group.any():
         sizes = ", ".join(
-            f"sub-{s}: {int(m.sum())}" for s, m in zip(subjects, subject_masks, strict=True)
+            f"sub-{s}: {int(m.sum())}" for s, m in zip(subjects, epi_masks, strict=True)
         )
         raise InputDataError(
             f"the group mask is empty: no voxel is in more than {threshold:.0%} of the subject "
             f"masks (voxels per subject mask: {sizes})"
         )
-    subject_means, _ = _load_same_grid(means, subjects)
+    for path, epi_mask in zip(subject_masks, epi_masks, strict=True):
+        save_nifti(epi_mask.astype(np.uint8), affine, path)
     average = np.mean([m.astype(np.float64) for m in subject_means], axis=0)
     save_nifti(group.astype(np.uint8), affine, mask)
     save_nifti(average.astype(np.float32), affine, mean)

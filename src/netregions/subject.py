@@ -34,29 +34,27 @@ def _load_mask(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 def load_subject(
     bold: str | Path,
-    mask: str | Path,
     mean: str | Path,
     cache: str | Path,
     *,
     subject: str | None = None,
-    lower_cutoff: float = 0.2,
-    upper_cutoff: float = 0.85,
-    opening: int = 2,
 ) -> None:
-    """Workflow step: decode a run once, cache it, write its mean image and EPI mask.
+    """Workflow step: decode a run once, cache it and write its mean image.
+
+    The subject's EPI mask is computed from this mean image by the group-mask step (it needs
+    nothing else), so that this job stays a pure decode: no numba start-up per subject, and
+    changing a mask parameter never decodes the runs again.
 
     Parameters
     ----------
     bold : path-like
         4D NIfTI run.
-    mask, mean : path-like
-        Outputs: the subject's EPI mask (uint8) and mean image (float32).
+    mean : path-like
+        Output: the run's mean over time (float32 NIfTI).
     cache : path-like
         Output: the decoded run as ``.npy`` (Fortran order, as stored in NIfTI).
     subject : str, optional
         Label for messages.
-    lower_cutoff, upper_cutoff, opening
-        See :func:`netregions.masking.compute_epi_mask`.
 
     Raises
     ------
@@ -64,19 +62,17 @@ def load_subject(
         Unreadable or corrupt file, not 4D, fewer than 2 volumes.
     """
     from netregions.io import check_bold_header, load_image, save_array, save_nifti
-    from netregions.masking import compute_epi_mask
 
     check_bold_header(bold, subject)
     data, affine = load_image(bold, subject)
     log.info("sub-%s: %s %s decoded", subject, data.shape, data.dtype)
-    mean_img = data.mean(axis=-1, dtype=np.float64).astype(data.dtype)
-    epi_mask = compute_epi_mask(
-        mean_img, lower_cutoff=lower_cutoff, upper_cutoff=upper_cutoff, opening=opening
-    )
-    log.info("sub-%s: EPI mask of %d voxels", subject, int(epi_mask.sum()))
+    mean_img = data.mean(axis=-1, dtype=np.float64).astype(np.float32)
     save_array(data, cache)
-    save_nifti(epi_mask.astype(np.uint8), affine, mask)
-    save_nifti(mean_img.astype(np.float32), affine, mean)
+    save_nifti(mean_img, affine, mean)
+
+
+#: Volumes smoothed at a time: bounds memory to a few MB beyond the in-mask output.
+CHUNK_VOLUMES = 24
 
 
 def _masked_series(
@@ -84,9 +80,11 @@ def _masked_series(
 ) -> np.ndarray:
     """In-mask series (n_volumes, n_voxels) of a cached run, smoothed first if ``fwhm``.
 
-    A cache that already holds in-mask series (2D, from :func:`preprocess_subject`) is
-    returned as is.
+    The decoded run is read a block of volumes at a time (smoothing never mixes volumes), so
+    the whole 4D array is never held. A cache that already holds in-mask series (2D, from
+    :func:`preprocess_subject`) is returned as is.
     """
+    from netregions.io import iter_volume_chunks
     from netregions.masking import apply_mask
 
     data = np.load(cache, mmap_mode="r")
@@ -102,9 +100,12 @@ def _masked_series(
         )
     if fwhm:
         from netregions.kernels import smooth
-
-        data = smooth(data, affine, fwhm)
-    return apply_mask(data, mask)
+    series = np.empty((data.shape[3], int(mask.sum())), dtype=data.dtype)
+    del data
+    for start, block in iter_volume_chunks(cache, CHUNK_VOLUMES):
+        smoothed = smooth(block, affine, fwhm) if fwhm else block
+        series[start : start + block.shape[3]] = apply_mask(smoothed, mask)
+    return series
 
 
 def preprocess_subject(

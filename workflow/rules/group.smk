@@ -1,14 +1,16 @@
 # Group steps (fan-in): group mask and the decomposition into network maps.
 
+MASK = config["mask"]
+
 
 rule group_mask:
-    """Intersect the subjects' EPI masks; average their means (netregions.masking.make_group_mask)."""
+    """EPI mask of every subject, their intersection, the mean EPI (netregions.masking)."""
     input:
-        masks=expand_subjects(rules.load_subject.output.mask),
         means=expand_subjects(rules.load_subject.output.mean),
     output:
         mask=group_path("mask.nii.gz"),
         mean=group_path("mean_epi.nii.gz"),
+        subject_masks=expand_subjects(subject_path("mask.nii.gz")),
     log:
         log_path("group_mask"),
     benchmark:
@@ -20,8 +22,11 @@ rule group_mask:
         mem_mb=mem_mb(10, 500),
         runtime=10,
     params:
-        threshold=MASK["threshold"],
         subjects=SUBJECTS,
+        lower_cutoff=MASK["lower_cutoff"],
+        upper_cutoff=MASK["upper_cutoff"],
+        opening=MASK["opening"],
+        threshold=MASK["threshold"],
     script:
         "../scripts/group_mask.py"
 

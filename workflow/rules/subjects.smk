@@ -1,15 +1,13 @@
-# Per-subject fan-out before and after the group mask: decode once, mask, smooth, clean, reduce.
+# Per-subject fan-out before and after the group mask: decode once; smooth, mask, clean, reduce.
 
-MASK = config["mask"]
 DEC = config["decomposition"]
 
 
 rule load_subject:
-    """Decode the run once, cache it, compute its EPI mask (netregions.subject.load_subject)."""
+    """Decode the run once, cache it, write its mean image (netregions.subject.load_subject)."""
     input:
         bold=get_func,
     output:
-        mask=subject_path("mask.nii.gz"),
         mean=subject_path("mean.nii.gz"),
         cache=subject_path("bold.npy"),
     log:
@@ -24,10 +22,6 @@ rule load_subject:
     resources:
         mem_mb=mem_mb(4, 500),
         runtime=runtime_min(5, 20),
-    params:
-        lower_cutoff=MASK["lower_cutoff"],
-        upper_cutoff=MASK["upper_cutoff"],
-        opening=MASK["opening"],
     script:
         "../scripts/load_subject.py"
 
@@ -48,7 +42,7 @@ rule preprocess_subject:
         "preprocess_subject"
     conda:
         "../../envs/netregions.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=mem_mb(3, 500),
         runtime=runtime_min(5, 50),

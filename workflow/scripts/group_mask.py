@@ -7,10 +7,9 @@ from netregions.workflow import run  # noqa: E402
 run(
     snakemake,
     "masking:make_group_mask",
-    masks=snakemake.input.masks,
     means=snakemake.input.means,
-    subjects=snakemake.params.subjects,
-    threshold=snakemake.params.threshold,
     mask=snakemake.output.mask,
     mean=snakemake.output.mean,
+    subject_masks=snakemake.output.subject_masks,
+    **snakemake.params,
 )

@@ -9,8 +9,6 @@ run(
     "subject:load_subject",
     bold=snakemake.input.bold,
     subject=snakemake.wildcards.subject,
-    mask=snakemake.output.mask,
     mean=snakemake.output.mean,
     cache=snakemake.output.cache,
-    **snakemake.params,
 )
