@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 NILEARN_VENV := .venv-nilearn
 
-.PHONY: run test install install-test check pytest reference-env clean
+.PHONY: run test install install-test check pytest reference-env test-slurm-full clean
 
 run: install
 	$(BIN)/snakemake --cores $(CORES)
@@ -51,6 +51,10 @@ check:
 
 pytest:
 	$(BIN)/python -m pytest
+
+# the SLURM test runs every rule through SLURM (make test runs it up to the components only)
+test-slurm-full: install-test
+	tests/slurm/run_slurm_test.sh --full
 
 clean:
 	rm -rf results .snakemake

@@ -12,12 +12,15 @@ from netregions.decomposition import (
 )
 
 
-@pytest.mark.parametrize("shape,k,kwargs", [
-    ((3000, 60), 8, {}),
-    ((60, 3000), 8, {}),
-    ((2000, 168), 8, {"n_iter": 3}),
-    ((160, 2500), 8, {"transpose": True, "n_iter": 3}),
-])
+@pytest.mark.parametrize(
+    "shape,k,kwargs",
+    [
+        ((3000, 60), 8, {}),
+        ((60, 3000), 8, {}),
+        ((2000, 168), 8, {"n_iter": 3}),
+        ((160, 2500), 8, {"transpose": True, "n_iter": 3}),
+    ],
+)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_randomized_svd_matches_scikit_learn(rng, shape, k, kwargs, dtype):
     m = rng.standard_normal(shape).astype(dtype)
@@ -89,7 +92,7 @@ def _planted(rng, n_subjects=10, k=4, v=2000, n_maps=4):
 def _best_match(found, truth):
     from scipy.optimize import linear_sum_assignment
 
-    corr = np.abs(np.corrcoef(np.vstack([found, truth]))[: len(found), len(found):])
+    corr = np.abs(np.corrcoef(np.vstack([found, truth]))[: len(found), len(found) :])
     rows, cols = linear_sum_assignment(-corr)
     return corr[rows, cols]
 

@@ -27,6 +27,9 @@ rule plot_components:
     conda:
         "../../envs/netregions.yaml"
     threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
     script:
         "../scripts/plot_components.py"
 
@@ -50,6 +53,9 @@ rule plot_regions:
     conda:
         "../../envs/netregions.yaml"
     threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
     script:
         "../scripts/plot_regions.py"
 
@@ -79,6 +85,9 @@ rule plot_network:
     conda:
         "../../envs/netregions.yaml"
     threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
     params:
         network=NETWORK,
     script:
@@ -109,6 +118,9 @@ rule plot_connectome:
     conda:
         "../../envs/netregions.yaml"
     threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
     params:
         edge_threshold=FIG["edge_threshold"],
     script:

@@ -15,6 +15,9 @@ if SOURCE == "synthetic":
         conda:
             "../../envs/netregions.yaml"
         threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
         params:
             shape=SYN["shape"],
             n_networks=SYN["n_networks"],
@@ -35,6 +38,9 @@ if SOURCE == "synthetic":
         conda:
             "../../envs/netregions.yaml"
         threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
         params:
             n_volumes=SYN["n_volumes"],
             t_r=SYN["t_r"],
@@ -60,6 +66,8 @@ if SOURCE == "development":
         threads: 1
         resources:
             downloads=1,
+            mem_mb=500,
+            runtime=30,
         params:
             url=DEV["url"],
         script:
@@ -80,6 +88,9 @@ rule check_inputs:
     conda:
         "../../envs/netregions.yaml"
     threads: 1
+    resources:
+        mem_mb=500,
+        runtime=runtime_min(10, 200),
     params:
         inputs=INPUTS,
         columns=config["confounds"]["columns"],

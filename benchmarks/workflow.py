@@ -1,0 +1,238 @@
+"""End-to-end benchmark of the workflow (issue 8), optionally against the nilearn reference.
+
+Usage (from the repository root, after ``make install``)::
+
+    .venv/bin/python benchmarks/workflow.py                     # 20 subjects, 3 cold runs
+    .venv/bin/python benchmarks/workflow.py --reference         # + nilearn's example pipeline
+    .venv/bin/python benchmarks/workflow.py --subjects 5 20 80  # scaling
+
+For each subject count the synthetic dataset (default size, 50x59x50x168) is generated once
+into ``benchmarks/out/data-<n>`` (not timed). Then, ``--repeats`` times: a cold run of the
+whole workflow (every figure) into a fresh results folder with ``--cores 2``, a no-op rerun,
+and a rerun after changing ``regions.threshold``. Reported: medians over the repeats of the
+wall times, per-rule wall time (median job, sum over jobs) and peak memory (``ru_maxrss`` of
+each job, from its log; Snakemake's sampled ``max_rss`` misses short peaks), and per stage
+(per-subject jobs vs group jobs). ``--reference`` runs nilearn's example (DictLearning +
+RegionExtractor + ConnectivityMeasure on the same files, no plots) in ``.venv-nilearn`` and
+prints the ratio. A JSON record of everything goes to ``benchmarks/out/workflow-<n>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "benchmarks" / "out"
+BIN = Path(sys.executable).parent
+NILEARN_PYTHON = REPO / ".venv-nilearn" / "bin" / "python"
+PER_SUBJECT = {"load_subject", "preprocess_subject", "subject_timeseries"}
+FUNC = "sub-{s}_task-pixar_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz"
+CONFOUNDS = "sub-{s}_task-pixar_desc-reducedConfounds_regressors.tsv"
+
+
+def snakemake(workdir: Path, *args: str) -> float:
+    """Run the workflow in ``workdir``; return its wall time in seconds."""
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]
+    start = time.perf_counter()
+    result = subprocess.run([*cmd, *args], capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode:
+        sys.exit(f"snakemake {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return elapsed
+
+
+def prepare(n_subjects: int) -> Path:
+    """Working folder whose config points at a generated n-subject dataset."""
+    workdir = OUT / f"work-{n_subjects}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["data"]["n_subjects"] = n_subjects
+    config["data"]["synthetic"]["data_dir"] = str(OUT / f"data-{n_subjects}")
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    data = [
+        f"{config['data']['synthetic']['data_dir']}/{FUNC.format(s=f'{i:02d}')}"
+        for i in range(1, n_subjects + 1)
+    ]
+    print(f"[{n_subjects} subjects] generating the dataset (not timed) ...", flush=True)
+    snakemake(workdir, "--cores", "2", *data)
+    return workdir
+
+
+def job_records(results: Path) -> list[dict]:
+    """One record per job: rule, wall time (benchmark file), peak RSS (job log)."""
+    records = []
+    for bench in sorted((results / "benchmarks").rglob("*.tsv")):
+        rel = bench.relative_to(results / "benchmarks")
+        rule = rel.parts[0].removesuffix(".tsv")
+        seconds = float(bench.read_text().splitlines()[1].split("\t")[0])
+        log = results / "logs" / rel.with_suffix(".log")
+        match = re.search(r"peak RSS (\d+) MB", log.read_text()) if log.exists() else None
+        records.append(
+            {"rule": rule, "s": seconds, "peak_rss_mb": int(match.group(1)) if match else None}
+        )
+    return records
+
+
+def one_repeat(workdir: Path, repeat: int) -> dict:
+    results = f"results-{repeat}"
+    shutil.rmtree(workdir / results, ignore_errors=True)
+    cold = snakemake(workdir, "--cores", "2", "--config", f"results_dir={results}")
+    records = job_records(workdir / results)
+    noop = snakemake(workdir, "--cores", "2", "--config", f"results_dir={results}")
+    threshold = snakemake(
+        workdir, "--cores", "2", "--config", f"results_dir={results}", "regions={threshold: 0.6}"
+    )
+    shutil.rmtree(workdir / results)
+    return {"cold_s": cold, "noop_s": noop, "threshold_rerun_s": threshold, "jobs": records}
+
+
+def summarize(repeats: list[dict]) -> dict:
+    med = {
+        k: statistics.median(r[k] for r in repeats)
+        for k in ("cold_s", "noop_s", "threshold_rerun_s")
+    }
+    rules: dict[str, dict] = {}
+    for rep in repeats:
+        per_rule: dict[str, list] = {}
+        for job in rep["jobs"]:
+            per_rule.setdefault(job["rule"], []).append(job)
+        for rule, jobs in per_rule.items():
+            entry = rules.setdefault(rule, {"n": len(jobs), "sum": [], "median": [], "rss": []})
+            entry["sum"].append(sum(j["s"] for j in jobs))
+            entry["median"].append(statistics.median(j["s"] for j in jobs))
+            entry["rss"] += [j["peak_rss_mb"] or 0 for j in jobs]
+    table = {
+        rule: {
+            "jobs": e["n"],
+            "median_job_s": statistics.median(e["median"]),
+            "sum_s": statistics.median(e["sum"]),
+            "max_peak_rss_mb": max(e["rss"]),
+        }
+        for rule, e in rules.items()
+    }
+    stages = {
+        "per-subject": sum(v["sum_s"] for r, v in table.items() if r in PER_SUBJECT),
+        "group": sum(v["sum_s"] for r, v in table.items() if r not in PER_SUBJECT),
+    }
+    return {**med, "rules": table, "stage_job_seconds": stages}
+
+
+REFERENCE = textwrap.dedent(
+    """
+    import json, resource, sys, time, warnings
+    warnings.simplefilter("ignore")
+    t0 = time.perf_counter()
+    import numpy as np
+    from nilearn.connectome import ConnectivityMeasure
+    from nilearn.decomposition import DictLearning
+    from nilearn.regions import RegionExtractor
+    funcs, confounds = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+    t1 = time.perf_counter()
+    dl = DictLearning(n_components=8, smoothing_fwhm=6.0, random_state=0,
+                      standardize="zscore_sample").fit(funcs)
+    t2 = time.perf_counter()
+    ext = RegionExtractor(dl.components_img_, threshold=0.5,
+                          thresholding_strategy="ratio_n_voxels", extractor="local_regions",
+                          standardize="zscore_sample", standardize_confounds=True,
+                          min_region_size=1350).fit()
+    t3 = time.perf_counter()
+    measure = ConnectivityMeasure(kind="correlation", standardize="zscore_sample")
+    mats = [measure.fit_transform([ext.transform(f, confounds=c)])[0]
+            for f, c in zip(funcs, confounds)]
+    mean = np.mean(mats, axis=0)
+    t4 = time.perf_counter()
+    print(json.dumps({"import_s": t1 - t0, "dictlearning_s": t2 - t1, "regions_s": t3 - t2,
+                      "transform_connectome_s": t4 - t3, "total_s": t4 - t0,
+                      "n_regions": int(mean.shape[0]),
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    """
+)
+
+
+def reference_run(n_subjects: int, repeats: int) -> dict | None:
+    """nilearn's example pipeline on the same files (confounds with n/a filled by 0)."""
+    if not NILEARN_PYTHON.exists():
+        print("no .venv-nilearn: skipping the reference (make reference-env builds it)")
+        return None
+    data = OUT / f"data-{n_subjects}"
+    filled = OUT / f"confounds-filled-{n_subjects}"
+    filled.mkdir(exist_ok=True)
+    subjects = [f"{i:02d}" for i in range(1, n_subjects + 1)]
+    for s in subjects:  # the reference fails on n/a cells: give it the table we regress
+        text = (data / CONFOUNDS.format(s=s)).read_text().replace("n/a", "0")
+        (filled / CONFOUNDS.format(s=s)).write_text(text)
+    funcs = json.dumps([str(data / FUNC.format(s=s)) for s in subjects])
+    confs = json.dumps([str(filled / CONFOUNDS.format(s=s)) for s in subjects])
+    runs = []
+    for _ in range(repeats):
+        out = subprocess.run(
+            [str(NILEARN_PYTHON), "-c", REFERENCE, funcs, confs],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def print_report(n_subjects: int, summary: dict, reference: dict | None) -> None:
+    print(f"\n## {n_subjects} subjects (medians over repeats; --cores 2)\n")
+    print(
+        f"cold run {summary['cold_s']:.1f} s | no-op rerun {summary['noop_s']:.2f} s | "
+        f"rerun after regions.threshold change {summary['threshold_rerun_s']:.1f} s"
+    )
+    stages = summary["stage_job_seconds"]
+    print(
+        f"job seconds: per-subject stages {stages['per-subject']:.1f} s, "
+        f"group stages {stages['group']:.1f} s"
+    )
+    if reference:
+        print(
+            f"nilearn reference {reference['total_s']:.1f} s (DictLearning "
+            f"{reference['dictlearning_s']:.1f} s, transforms "
+            f"{reference['transform_connectome_s']:.1f} s, peak RSS "
+            f"{reference['peak_rss_mb']:.0f} MB) -> speed-up "
+            f"{reference['total_s'] / summary['cold_s']:.2f}x"
+        )
+    print("\n| rule | jobs | median job (s) | sum (s) | max peak RSS (MB) |\n|---|---|---|---|---|")
+    for rule, v in sorted(summary["rules"].items(), key=lambda kv: -kv[1]["sum_s"]):
+        print(
+            f"| {rule} | {v['jobs']} | {v['median_job_s']:.2f} | {v['sum_s']:.1f} | "
+            f"{v['max_peak_rss_mb']} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--subjects", type=int, nargs="+", default=[20])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--reference", action="store_true", help="also run nilearn's example")
+    args = parser.parse_args()
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    for n in args.subjects:
+        workdir = prepare(n)
+        repeats = []
+        for k in range(args.repeats):
+            print(f"[{n} subjects] repeat {k + 1}/{args.repeats} ...", flush=True)
+            repeats.append(one_repeat(workdir, k))
+        summary = summarize(repeats)
+        reference = reference_run(n, args.repeats) if args.reference else None
+        record = {"subjects": n, "summary": summary, "reference": reference, "runs": repeats}
+        (OUT / f"workflow-{n}.json").write_text(json.dumps(record, indent=1))
+        print_report(n, summary, reference)
+
+
+if __name__ == "__main__":
+    main()
