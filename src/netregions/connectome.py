@@ -169,9 +169,9 @@ def cov_to_corr(cov: np.ndarray) -> np.ndarray:
     ndarray, shape (n, n)
         ``cov_ij / sqrt(cov_ii cov_jj)``, diagonal set to exactly 1, same dtype as ``cov``.
     """
-    scale = np.sqrt(np.diag(cov))
-    corr = cov / scale
-    corr /= scale[:, np.newaxis]
+    inverse = 1.0 / np.sqrt(np.diag(cov))  # multiply by the inverse, as the reference (to the ulp)
+    corr = cov * inverse
+    corr *= inverse[:, np.newaxis]
     np.fill_diagonal(corr, 1.0)
     return corr
 

@@ -66,7 +66,7 @@ def load_subject(
     check_bold_header(bold, subject)
     data, affine = load_image(bold, subject)
     log.info("sub-%s: %s %s decoded", subject, data.shape, data.dtype)
-    mean_img = data.mean(axis=-1, dtype=np.float64).astype(np.float32)
+    mean_img = data.mean(axis=-1).astype(np.float32)  # in the data's dtype, as the reference
     save_array(data, cache)
     save_nifti(mean_img, affine, mean)
 

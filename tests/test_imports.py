@@ -1,0 +1,34 @@
+"""Import costs are part of every workflow job: heavy libraries load only where they are used."""
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = frozenset({"numba", "sklearn", "matplotlib", "skimage"})
+
+
+def _imported_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return {name.split(".")[0] for name in out.stdout.split()}
+
+
+@pytest.mark.parametrize(
+    "statement,forbidden",
+    [
+        ("import netregions", {*HEAVY, "numpy", "scipy", "nibabel"}),
+        ("import netregions.workflow", {*HEAVY, "numpy", "scipy", "nibabel"}),
+        ("import netregions.subject", HEAVY),
+        ("import netregions.masking", HEAVY),
+        ("import netregions.decomposition", HEAVY),
+        ("import netregions.connectome", HEAVY),
+        ("import netregions.regions", {"sklearn", "matplotlib", "skimage"}),
+        ("import netregions.signal", HEAVY),
+        ("import netregions.io", HEAVY),
+        ("import netregions.data", HEAVY),
+        ("import netregions.kernels", {"sklearn", "matplotlib", "skimage", "nibabel"}),
+    ],
+)
+def test_module_does_not_import_heavy_libraries(statement, forbidden):
+    assert not _imported_after(statement) & forbidden
