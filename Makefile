@@ -47,7 +47,7 @@ check:
 	$(BIN)/ruff check src tests benchmarks workflow/scripts docs
 	$(BIN)/ruff format --check src tests benchmarks workflow/scripts docs
 	$(BIN)/snakefmt --check Snakefile workflow
-	$(BIN)/snakemake --lint --cores 1 --config data='{source: synthetic, n_subjects: 2}'
+	$(BIN)/snakemake --lint
 
 pytest:
 	$(BIN)/python -m pytest

@@ -125,6 +125,11 @@ def all_outputs():
     ]
 
 
+def figure_background():
+    """Figure background: a user template if given, else the data's mean EPI."""
+    return config["figures"]["background"] or group_path("mean_epi.nii.gz")
+
+
 def figure_outputs(network):
     return [
         f"{R}/figures/components.png",

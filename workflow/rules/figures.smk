@@ -4,16 +4,11 @@ FIG = config["figures"]
 NETWORK = FIG["network"]
 
 
-def background():
-    """Figure background: a user template if given, else the data's mean EPI."""
-    return FIG["background"] or rules.group_mask.output.mean
-
-
 rule plot_components:
     """All network maps as filled contours (netregions.plotting.plot_components)."""
     input:
         components=rules.decompose.output[0],
-        background=background(),
+        background=figure_background(),
     output:
         report(
             f"{R}/figures/components.png",
@@ -39,7 +34,7 @@ rule plot_regions:
     input:
         regions=rules.extract_regions.output.regions,
         table=rules.extract_regions.output.table,
-        background=background(),
+        background=figure_background(),
     output:
         report(
             f"{R}/figures/regions.png",
@@ -66,7 +61,7 @@ rule plot_network:
         components=rules.decompose.output[0],
         regions=rules.extract_regions.output.regions,
         table=rules.extract_regions.output.table,
-        background=background(),
+        background=figure_background(),
     output:
         map=report(
             f"{R}/figures/network_{NETWORK}.png",
