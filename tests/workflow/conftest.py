@@ -60,7 +60,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     """Rule -> number of jobs Snakemake would run now (dry run), parsed from its job stats."""
-    out = snakemake(workdir, "-n", "--quiet", "rules", *args)
+    out = snakemake(workdir, "-n", *args, "--quiet", "rules")
     counts: dict[str, int] = {}
     lines = (out.stdout + out.stderr).splitlines()
     for line in lines:

@@ -58,6 +58,11 @@ def get_func(wildcards):
     return INPUTS[wildcards.subject]["func"]
 
 
+def development_url(wildcards):
+    """Download URL template (a function, so that Snakemake leaves its {key} alone)."""
+    return config["data"]["development"]["url"]
+
+
 def get_confounds(wildcards):
     """The subject's confounds file, or nothing when the dataset has none."""
     path = INPUTS[wildcards.subject]["confounds"]

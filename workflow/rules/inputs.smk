@@ -69,7 +69,7 @@ if SOURCE == "development":
             mem_mb=500,
             runtime=30,
         params:
-            url=DEV["url"],
+            url=development_url,
         script:
             "../scripts/download_subject.py"
 
