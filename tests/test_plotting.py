@@ -437,16 +437,20 @@ def test_import_netregions_does_not_import_matplotlib():
 
 def test_default_size_figures_stay_under_300_mb(tmp_path):
     # every figure of one run on the default 50 x 59 x 50 grid (8 networks, ~30 regions) in
-    # one process: its peak RSS bounds the peak of each plot job
+    # one process: its peak RSS bounds the peak of each plot job. The inputs are made here,
+    # not in the child: making them runs numba kernels, whose compilation (on a fresh cache)
+    # would be counted otherwise.
+    from netregions.plotting.demo import make_demo_inputs
+
+    inputs = {k: str(v) for k, v in make_demo_inputs(tmp_path / "in", seed=0).items()}
     out = run_python(
         f"""
         import json, resource
         from pathlib import Path
-        from netregions.plotting.demo import make_demo_inputs
         from netregions import plotting
 
         folder = Path({str(tmp_path)!r})
-        p = make_demo_inputs(folder / "in", seed=0)
+        p = {{k: Path(v) for k, v in {inputs!r}.items()}}
         plotting.plot_components(p["components"], p["background"], folder / "c.png")
         plotting.plot_regions(p["regions"], p["regions_table"], p["background"], folder / "r.png")
         plotting.plot_matrix(p["connectome"], p["regions_table"], folder / "m.png")

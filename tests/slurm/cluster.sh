@@ -122,8 +122,12 @@ wait_for() {
     local what=$1 name=$2 timeout=$3
     shift 3
     local deadline=$((SECONDS + timeout))
+    local pid
+    pid=$(<"$STATE/$name.pid")
     until "$@" >/dev/null 2>&1; do
-        if ! live_pid "$name" >/dev/null; then
+        # existence only: during setpriv/exec the command line can read empty for a moment,
+        # which live_pid (meant to guard kills against recycled PIDs) would take for an exit
+        if ! kill -0 "$pid" 2>/dev/null; then
             tail -n 30 "$STATE/log/$name.out" "$STATE/log/$name.log" 2>/dev/null >&2 || true
             die "$name exited before $what"
         fi
