@@ -30,6 +30,7 @@ __all__ = [
     "discover_inputs",
     "region_settings",
     "run",
+    "peak_rss_mb",
     "setup_job",
     "synthetic_confounds_pattern",
     "synthetic_func_pattern",
@@ -95,9 +96,25 @@ def _install_excepthook() -> None:
     sys.excepthook = hook
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process image, in MB.
+
+    On Linux the high-water mark of the current address space (``VmHWM``): unlike
+    ``ru_maxrss`` it is not inherited from the parent that forked this process (Snakemake's
+    own ~150 MB would otherwise show up in every job).
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _log_peak_memory(start: float) -> None:
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    log.info("done in %.2f s, peak RSS %.0f MB", time.perf_counter() - start, peak_mb)
+    log.info("done in %.2f s, peak RSS %.0f MB", time.perf_counter() - start, peak_rss_mb())
 
 
 def run(snakemake: Any, target: str, **kwargs: Any) -> Any:
