@@ -178,10 +178,20 @@ def reduce_data(signals: np.ndarray, n_components: int, random_state: int = 0) -
 # --------------------------------------------------------------------------- CanICA
 
 
+def _nonzero(values: np.ndarray) -> np.ndarray:
+    """``values`` with zeros replaced by 1 (a safe divisor), in place."""
+    values[values == 0] = 1
+    return values
+
+
+def _l2_norms(array: np.ndarray, axis: int) -> np.ndarray:
+    """L2 norms along ``axis``, zeros replaced by 1."""
+    return _nonzero(np.sqrt(np.sum(array**2, axis=axis)))
+
+
 def _normalize_rows(data: np.ndarray) -> np.ndarray:
     """Divide each row by its L2 norm in place (0 -> 1); return the norms used."""
-    norms = np.sqrt(np.sum(data**2, axis=1))
-    norms[norms == 0] = 1
+    norms = _l2_norms(data, axis=1)
     data /= norms[:, None]
     return norms
 
@@ -306,15 +316,11 @@ def _initial_loadings(components: np.ndarray, data: np.ndarray) -> np.ndarray:
     gram = components @ components.T
     gram.flat[:: gram.shape[0] + 1] += LOADINGS_ALPHA
     loadings = linalg.solve(gram, components @ data.T, assume_a="pos")
-    norms = np.sqrt(np.sum(loadings**2, axis=0))
-    norms[norms == 0] = 1
-    return loadings / norms
+    return loadings / _l2_norms(loadings, axis=0)
 
 
 def _unit_rows_mostly_positive(maps: np.ndarray) -> np.ndarray:
-    norms = np.sqrt(np.sum(maps**2, axis=1))
-    norms[norms == 0] = 1
-    maps = maps / norms[:, None]
+    maps = maps / _l2_norms(maps, axis=1)[:, None]
     flip = np.sum(maps < 0, axis=1) > np.sum(maps > 0, axis=1)
     maps[flip] *= -1
     return maps
@@ -360,9 +366,7 @@ def dict_learning(
     init = _canica_inplace(
         data, n_components, random_state=random_state, threshold=float(n_components), n_init=1
     )
-    sum_sq = np.sum(init**2, axis=1)
-    sum_sq[sum_sq == 0] = 1
-    init /= sum_sq[:, None]
+    init /= _nonzero(np.sum(init**2, axis=1))[:, None]
     loadings = _initial_loadings(init, data)
     n_voxels = data.shape[1]
     max_iter = ((n_voxels - 1) // batch_size + 1) * n_epochs

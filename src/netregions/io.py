@@ -19,6 +19,7 @@ import numpy as np
 from isal import igzip
 
 from netregions.exceptions import InputDataError
+from netregions.naming import MISSING_VALUES
 
 __all__ = [
     "BoldHeader",
@@ -35,8 +36,6 @@ __all__ = [
     "write_tsv",
 ]
 
-#: Spellings of a missing confound value (fMRIPrep writes ``n/a``; numpy writes ``nan``).
-MISSING_VALUES = frozenset({"n/a", "na", "nan", ""})
 
 #: gzip level for written images: 1 is ~5x faster than 9 and barely larger for float data.
 GZIP_LEVEL = 1

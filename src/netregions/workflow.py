@@ -39,8 +39,8 @@ __all__ = [
     "write_provenance",
 ]
 
-FUNC_SUFFIX = "_task-pixar_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz"
-CONFOUNDS_SUFFIX = "_task-pixar_desc-reducedConfounds_regressors.tsv"
+from netregions.naming import FUNC_SUFFIX
+from netregions.naming import REDUCED_CONFOUNDS_SUFFIX as CONFOUNDS_SUFFIX
 
 log = logging.getLogger("netregions")
 

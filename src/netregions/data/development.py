@@ -33,6 +33,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from netregions.exceptions import ConfigError, InputDataError
+from netregions.naming import (
+    FMRIPREP_CONFOUNDS_SUFFIX,
+    FUNC_SUFFIX,
+    MISSING_VALUES,
+    REDUCED_CONFOUND_COLUMNS,
+    REDUCED_CONFOUNDS_SUFFIX,
+)
 
 __all__ = [
     "AGE_GROUPS",
@@ -59,30 +66,13 @@ PARTICIPANTS_COLUMNS = ("participant_id", "Age", "AgeGroup", "Child_Adult", "Gen
 AGE_GROUPS = ("both", "child", "adult")
 T_R = 2.0
 
-BOLD_SUFFIX = "_task-pixar_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz"
-CONFOUNDS_SUFFIX = "_task-pixar_desc-confounds_regressors.tsv"
-REDUCED_SUFFIX = "_task-pixar_desc-reducedConfounds_regressors.tsv"
+BOLD_SUFFIX = FUNC_SUFFIX
+CONFOUNDS_SUFFIX = FMRIPREP_CONFOUNDS_SUFFIX
+REDUCED_SUFFIX = REDUCED_CONFOUNDS_SUFFIX
 
 #: Columns kept from fMRIPrep's confounds, in this order (nilearn's ``_reduce_confounds``).
-REDUCED_CONFOUNDS = (
-    "trans_x",
-    "trans_y",
-    "trans_z",
-    "rot_x",
-    "rot_y",
-    "rot_z",
-    "framewise_displacement",
-    "a_comp_cor_00",
-    "a_comp_cor_01",
-    "a_comp_cor_02",
-    "a_comp_cor_03",
-    "a_comp_cor_04",
-    "a_comp_cor_05",
-    "csf",
-    "white_matter",
-)
-
-MISSING_CELLS = frozenset({"n/a", "na", "nan", ""})
+REDUCED_CONFOUNDS = REDUCED_CONFOUND_COLUMNS
+MISSING_CELLS = MISSING_VALUES
 
 #: HTTP statuses worth retrying (timeouts, rate limiting, server trouble).
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})

@@ -52,6 +52,7 @@ import numpy as np
 from scipy import ndimage
 
 from netregions.io import atomic_path, load_image, save_nifti, write_tsv
+from netregions.naming import FUNC_SUFFIX, REDUCED_CONFOUND_COLUMNS, REDUCED_CONFOUNDS_SUFFIX
 
 __all__ = [
     "CONFOUND_COLUMNS",
@@ -86,23 +87,7 @@ VOXEL_MM = 4.0
 MNI_ORIGIN = (-96.0, -132.0, -78.0)
 
 #: The development dataset's reduced confounds, in this order.
-CONFOUND_COLUMNS = (
-    "trans_x",
-    "trans_y",
-    "trans_z",
-    "rot_x",
-    "rot_y",
-    "rot_z",
-    "framewise_displacement",
-    "a_comp_cor_00",
-    "a_comp_cor_01",
-    "a_comp_cor_02",
-    "a_comp_cor_03",
-    "a_comp_cor_04",
-    "a_comp_cor_05",
-    "csf",
-    "white_matter",
-)
+CONFOUND_COLUMNS = REDUCED_CONFOUND_COLUMNS
 
 #: Frequency band (Hz) of the network time courses (resting-state / movie BOLD fluctuations).
 NETWORK_BAND = (0.01, 0.1)
@@ -143,8 +128,8 @@ NOISE_FRACTION = 0.006
 # stream never changes the others.
 _STREAMS = ("scale", "timecourses", "motion", "physio", "drift", "noise", "amplitudes")
 
-FUNC_TEMPLATE = "sub-{subject}_task-pixar_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz"
-CONFOUNDS_TEMPLATE = "sub-{subject}_task-pixar_desc-reducedConfounds_regressors.tsv"
+FUNC_TEMPLATE = "sub-{subject}" + FUNC_SUFFIX
+CONFOUNDS_TEMPLATE = "sub-{subject}" + REDUCED_CONFOUNDS_SUFFIX
 TRUTH_TIMESERIES_TEMPLATE = "sub-{subject}_task-pixar_desc-truth_timeseries.tsv"
 TRUTH_MAPS_NAME = "truth_networks.nii.gz"
 TRUTH_BRAIN_NAME = "truth_brainmask.nii.gz"

@@ -1,0 +1,44 @@
+"""File names and confound columns of the development-fMRI layout (fMRIPrep derivatives).
+
+One place for the names that the data sources, the input checks and the workflow share.
+Nothing is imported here, so the Snakemake process can use it at no cost.
+"""
+
+__all__ = [
+    "FMRIPREP_CONFOUNDS_SUFFIX",
+    "FUNC_SUFFIX",
+    "MISSING_VALUES",
+    "REDUCED_CONFOUNDS_SUFFIX",
+    "REDUCED_CONFOUND_COLUMNS",
+]
+
+#: ``sub-<label>`` + this = a preprocessed BOLD run.
+FUNC_SUFFIX = "_task-pixar_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz"
+
+#: ``sub-<label>`` + this = the 15-column confounds table the workflow reads.
+REDUCED_CONFOUNDS_SUFFIX = "_task-pixar_desc-reducedConfounds_regressors.tsv"
+
+#: ``sub-<label>`` + this = fMRIPrep's full confounds table (as downloaded).
+FMRIPREP_CONFOUNDS_SUFFIX = "_task-pixar_desc-confounds_regressors.tsv"
+
+#: Columns of the reduced confounds, in this order (the reference dataset fetcher's choice).
+REDUCED_CONFOUND_COLUMNS = (
+    "trans_x",
+    "trans_y",
+    "trans_z",
+    "rot_x",
+    "rot_y",
+    "rot_z",
+    "framewise_displacement",
+    "a_comp_cor_00",
+    "a_comp_cor_01",
+    "a_comp_cor_02",
+    "a_comp_cor_03",
+    "a_comp_cor_04",
+    "a_comp_cor_05",
+    "csf",
+    "white_matter",
+)
+
+#: Spellings of a missing confound value (fMRIPrep writes ``n/a``; numpy writes ``nan``).
+MISSING_VALUES = frozenset({"n/a", "na", "nan", ""})
