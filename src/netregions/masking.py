@@ -30,28 +30,42 @@ class MaskWarning(UserWarning):
     """A computed mask is empty or suspicious."""
 
 
-def _shift_and(mask: np.ndarray, out: np.ndarray, axis: int, step: int) -> None:
-    """``out &= mask shifted by step along axis``, with zeros shifted in (border value 0)."""
-    src = [slice(None)] * mask.ndim
-    dst = [slice(None)] * mask.ndim
-    edge = [slice(None)] * mask.ndim
+def _neighbour_views(shape: tuple[int, ...], axis: int, step: int):
+    """Index tuples (here, neighbour, outside) for the neighbour ``step`` away along ``axis``.
+
+    ``x[here]`` pairs with ``x[neighbour]``; ``x[outside]`` are the voxels whose neighbour
+    lies outside the array.
+    """
+    here, there, outside = ([slice(None)] * len(shape) for _ in range(3))
     if step > 0:
-        src[axis], dst[axis], edge[axis] = slice(step, None), slice(None, -step), slice(-step, None)
+        here[axis], there[axis], outside[axis] = (
+            slice(None, -step),
+            slice(step, None),
+            slice(-step, None),
+        )
     else:
-        src[axis], dst[axis], edge[axis] = slice(None, step), slice(-step, None), slice(None, -step)
-    out[tuple(dst)] &= mask[tuple(src)]
-    out[tuple(edge)] = False
+        here[axis], there[axis], outside[axis] = (
+            slice(-step, None),
+            slice(None, step),
+            slice(None, -step),
+        )
+    return tuple(here), tuple(there), tuple(outside)
 
 
-def _shift_or(mask: np.ndarray, out: np.ndarray, axis: int, step: int) -> None:
-    """``out |= mask shifted by step along axis`` (what lies outside the array is 0)."""
-    src = [slice(None)] * mask.ndim
-    dst = [slice(None)] * mask.ndim
-    if step > 0:
-        src[axis], dst[axis] = slice(step, None), slice(None, -step)
-    else:
-        src[axis], dst[axis] = slice(None, step), slice(-step, None)
-    out[tuple(dst)] |= mask[tuple(src)]
+def _morphology(mask: np.ndarray, iterations: int, erode: bool) -> np.ndarray:
+    """Erosion (AND over the 6 neighbours, outside = 0) or dilation (OR over them)."""
+    out = np.asarray(mask, dtype=bool).copy()
+    for _ in range(iterations):
+        current = out.copy()
+        for axis in range(out.ndim):
+            for step in (1, -1):
+                here, there, outside = _neighbour_views(out.shape, axis, step)
+                if erode:
+                    out[here] &= current[there]
+                    out[outside] = False
+                else:
+                    out[here] |= current[there]
+    return out
 
 
 def binary_erosion(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
@@ -66,24 +80,12 @@ def binary_erosion(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
     -------
     ndarray of bool
     """
-    out = np.asarray(mask, dtype=bool).copy()
-    for _ in range(iterations):
-        current = out.copy()
-        for axis in range(out.ndim):
-            for step in (1, -1):
-                _shift_and(current, out, axis, step)
-    return out
+    return _morphology(mask, iterations, erode=True)
 
 
 def binary_dilation(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
     """Dilate with the 6-neighbour cross (as ``scipy.ndimage.binary_dilation``)."""
-    out = np.asarray(mask, dtype=bool).copy()
-    for _ in range(iterations):
-        current = out.copy()
-        for axis in range(out.ndim):
-            for step in (1, -1):
-                _shift_or(current, out, axis, step)
-    return out
+    return _morphology(mask, iterations, erode=False)
 
 
 def epi_threshold(values: np.ndarray, lower_cutoff: float, upper_cutoff: float) -> float:
