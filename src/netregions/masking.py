@@ -21,6 +21,7 @@ __all__ = [
     "compute_epi_mask",
     "epi_threshold",
     "intersect_masks",
+    "majority_mask",
     "make_group_mask",
     "unmask",
 ]
@@ -188,12 +189,23 @@ def intersect_masks(
     """
     if len(masks) == 0:
         raise ValueError("No mask provided for intersection")
-    if not 0 < threshold < 1:
-        raise ValueError(f"The threshold should be in (0, 1), got {threshold}")
     count = np.zeros(masks[0].shape, dtype=np.int32)
     for mask in masks:
         count += np.asarray(mask, dtype=bool)
-    group = count > threshold * len(masks)
+    return majority_mask(count, len(masks), threshold, connected)
+
+
+def majority_mask(
+    count: np.ndarray, n_masks: int, threshold: float = 0.5, connected: bool = True
+) -> np.ndarray:
+    """Voxels counted in more than ``threshold * n_masks`` masks, largest component kept.
+
+    The counting half of :func:`intersect_masks`, for callers that accumulate the counts
+    themselves (one mask at a time).
+    """
+    if not 0 < threshold < 1:
+        raise ValueError(f"The threshold should be in (0, 1), got {threshold}")
+    group = count > threshold * n_masks
     if connected and group.any():
         from netregions.kernels import largest_component
 
@@ -240,21 +252,19 @@ def unmask(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- workflow step
 
 
-def _load_same_grid(paths: Sequence[str | Path], subjects: Sequence[str]):
+def _load_on_grid(path, subject, grid):
+    """Load a 3D image; check it is on ``grid`` = (shape, affine, subject), the first one's."""
     import nibabel as nib
 
-    arrays, ref_affine, ref_shape = [], None, None
-    for path, subject in zip(paths, subjects, strict=True):
-        img = nib.load(path)
-        if ref_affine is None:
-            ref_affine, ref_shape, ref_subject = img.affine, img.shape, subject
-        elif img.shape != ref_shape or not np.allclose(img.affine, ref_affine, atol=1e-3):
+    img = nib.load(path)
+    if grid is not None:
+        shape, affine, first = grid
+        if img.shape != shape or not np.allclose(img.affine, affine, atol=1e-3):
             raise InputDataError(
-                f"sub-{subject}: grid {img.shape} / affine of {path} differs from sub-"
-                f"{ref_subject}'s {ref_shape}; all runs must share one grid"
+                f"sub-{subject}: grid {img.shape} / affine of {path} differs from sub-{first}'s "
+                f"{shape}; all runs must share one grid"
             )
-        arrays.append(np.asanyarray(img.dataobj))
-    return arrays, ref_affine
+    return np.asanyarray(img.dataobj), img
 
 
 def make_group_mask(
@@ -273,7 +283,7 @@ def make_group_mask(
 
     The EPI mask of a run depends only on its mean image, so all of them are computed here,
     from the small mean images, in one process (numba starts once instead of once per
-    subject).
+    subject). Subjects are processed one at a time: memory does not grow with their number.
 
     Parameters
     ----------
@@ -299,32 +309,29 @@ def make_group_mask(
     """
     from netregions.io import save_nifti
 
-    subject_means, affine = _load_same_grid(means, subjects)
-    epi_masks = []
-    for subject, subject_mean in zip(subjects, subject_means, strict=True):
+    grid, count, total, sizes = None, None, None, []
+    for subject, path, out in zip(subjects, means, subject_masks, strict=True):
+        subject_mean, img = _load_on_grid(path, subject, grid)
+        if grid is None:
+            grid = (img.shape, img.affine, subject)
+            count = np.zeros(img.shape, dtype=np.int32)
+            total = np.zeros(img.shape, dtype=np.float64)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", MaskWarning)
-            epi_masks.append(
-                compute_epi_mask(
-                    subject_mean,
-                    lower_cutoff=lower_cutoff,
-                    upper_cutoff=upper_cutoff,
-                    opening=opening,
-                )
+            epi_mask = compute_epi_mask(
+                subject_mean, lower_cutoff=lower_cutoff, upper_cutoff=upper_cutoff, opening=opening
             )
         for warning in caught:
             warnings.warn(f"sub-{subject}: {warning.message}", MaskWarning, stacklevel=2)
-    group = intersect_masks(epi_masks, threshold=threshold)
+        save_nifti(epi_mask.astype(np.uint8), img.affine, out)
+        count += epi_mask
+        total += subject_mean
+        sizes.append(f"sub-{subject}: {int(epi_mask.sum())}")
+    group = majority_mask(count, len(subjects), threshold)
     if not group.any():
-        sizes = ", ".join(
-            f"sub-{s}: {int(m.sum())}" for s, m in zip(subjects, epi_masks, strict=True)
-        )
         raise InputDataError(
             f"the group mask is empty: no voxel is in more than {threshold:.0%} of the subject "
-            f"masks (voxels per subject mask: {sizes})"
+            f"masks (voxels per subject mask: {', '.join(sizes)})"
         )
-    for path, epi_mask in zip(subject_masks, epi_masks, strict=True):
-        save_nifti(epi_mask.astype(np.uint8), affine, path)
-    average = np.mean([m.astype(np.float64) for m in subject_means], axis=0)
-    save_nifti(group.astype(np.uint8), affine, mask)
-    save_nifti(average.astype(np.float32), affine, mean)
+    save_nifti(group.astype(np.uint8), grid[1], mask)
+    save_nifti((total / len(subjects)).astype(np.float32), grid[1], mean)
