@@ -146,3 +146,32 @@ def test_timeseries_confound_length_mismatch_names_subject(tmp_path, rng):
             subject="07",
         )
     assert not (tmp_path / "ts.tsv").exists()
+
+
+def test_timeseries_from_the_raw_cache_smooths_with_its_own_fwhm(tmp_path, rng):
+    """Unequal FWHMs: the time-series step smooths the decoded run itself."""
+    from netregions.kernels import smooth
+    from netregions.signal import clean
+
+    data, inside = _write_run(tmp_path, rng)
+    save_array(np.asfortranarray(data), tmp_path / "b.npy")
+    save_nifti(inside.astype(np.uint8), AFFINE, tmp_path / "mask.nii.gz")
+    regions = np.zeros((*inside.shape, 2), np.float32)
+    regions[..., 0] = inside & (np.indices(inside.shape)[0] < 6)
+    regions[..., 1] = inside & (np.indices(inside.shape)[0] >= 6)
+    save_nifti(regions, AFFINE, tmp_path / "regions.nii.gz")
+    subject_timeseries(
+        tmp_path / "b.npy",
+        tmp_path / "mask.nii.gz",
+        tmp_path / "regions.nii.gz",
+        tmp_path / "ts.tsv",
+        smoothing_fwhm=8.0,
+    )
+    series = smooth(data, AFFINE, 8.0)[inside].T
+    maps = regions[inside]
+    # least squares in float64, then float32 signals cleaned in float32, as the pipeline (the
+    # region means sit on a 1000 baseline, so float32 rounding is visible after z-scoring)
+    signals = linalg.lstsq(maps.astype(np.float64), series.T.astype(np.float64))[0].T
+    expected = clean(signals.astype(np.float32))
+    _, got = read_tsv(tmp_path / "ts.tsv")
+    np.testing.assert_allclose(got, expected, atol=1e-4)
