@@ -214,8 +214,7 @@ def load_image(path: Path | str, subject: str | None = None) -> tuple[np.ndarray
     try:
         with _open(path) as f:
             f.seek(offset)
-            got = f.readinto(memoryview(raw))
-            got += _read_rest(f, raw, got)
+            got = _read_into(f, memoryview(raw))
             f.read(1)  # reach the end of the stream so that the gzip CRC is verified
     except (OSError, EOFError, ValueError) as exc:
         raise InputDataError(f"{where}cannot decode image data of {path}: {exc}") from exc
@@ -225,16 +224,15 @@ def load_image(path: Path | str, subject: str | None = None) -> tuple[np.ndarray
     return _apply_scaling(data, hdr), hdr.get_best_affine()
 
 
-def _read_rest(f, buffer: np.ndarray, done: int) -> int:
-    """Keep calling ``readinto`` until the buffer is full or the stream ends."""
-    extra = 0
-    view = memoryview(buffer)
-    while done + extra < buffer.size:
-        n = f.readinto(view[done + extra :])
+def _read_into(f, view: memoryview) -> int:
+    """Fill ``view`` from ``f`` (one ``readinto`` may return less); return the bytes read."""
+    done = 0
+    while done < len(view):
+        n = f.readinto(view[done:])
         if not n:
             break
-        extra += n
-    return extra
+        done += n
+    return done
 
 
 def save_nifti(
@@ -325,7 +323,7 @@ def iter_volume_chunks(path: Path | str, chunk: int) -> Iterator[tuple[int, np.n
         for start in range(0, n_volumes, chunk):
             n = min(chunk, n_volumes - start)
             block = buffer[..., :n]
-            got = f.readinto(memoryview(block.reshape(-1, order="F")).cast("B"))
+            got = _read_into(f, memoryview(block.reshape(-1, order="F")).cast("B"))
             if got != block.nbytes:
                 raise InputDataError(f"{path} is truncated at volume {start}")
             yield start, block
