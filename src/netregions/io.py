@@ -19,7 +19,7 @@ import numpy as np
 from isal import igzip
 
 from netregions.exceptions import InputDataError
-from netregions.naming import MISSING_VALUES
+from netregions.naming import MISSING_VALUES, discover_subjects  # noqa: F401 (re-exported)
 
 __all__ = [
     "BoldHeader",
@@ -442,47 +442,6 @@ def read_confounds(
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def discover_subjects(pattern: str, subjects: Sequence[str] = ()) -> list[str]:
-    """Subjects of a path pattern with a ``{subject}`` placeholder.
-
-    Parameters
-    ----------
-    pattern : str
-        e.g. ``"derivatives/sub-{subject}/func/sub-{subject}_task-pixar_..._bold.nii.gz"``;
-        ``{subject}`` may appear several times (all occurrences must agree).
-    subjects : sequence of str, optional
-        Explicit list; returned as given (sorted) without looking at the disk.
-
-    Returns
-    -------
-    list of str
-        Sorted subject labels (letters and digits only, as BIDS labels).
-
-    Raises
-    ------
-    InputDataError
-        When nothing matches the pattern.
-    """
-    import glob
-    import re
-
-    if subjects:
-        return sorted(subjects)
-    if "{subject}" not in pattern:
-        raise InputDataError(f"the path pattern {pattern!r} has no {{subject}} placeholder")
-    parts = pattern.split("{subject}")
-    regex = re.escape(parts[0]) + "(?P<subject>[A-Za-z0-9]+)"
-    regex += "".join(re.escape(p) + "(?P=subject)" for p in parts[1:-1]) + re.escape(parts[-1])
-    found = set()
-    for path in glob.glob(pattern.replace("{subject}", "*")):
-        match = re.fullmatch(regex, path)
-        if match:
-            found.add(match.group("subject"))
-    if not found:
-        raise InputDataError(f"no file matches the pattern {pattern!r}")
-    return sorted(found)
 
 
 def _check_subject(subject: str, files: Mapping[str, str | None], columns) -> BoldHeader:

@@ -1,8 +1,15 @@
 """File names and confound columns of the development-fMRI layout (fMRIPrep derivatives).
 
 One place for the names that the data sources, the input checks and the workflow share.
-Nothing is imported here, so the Snakemake process can use it at no cost.
+Only the standard library is imported here, so the Snakemake process can use it at no cost
+(every workflow invocation, no-op reruns included, discovers the subjects through it).
 """
+
+import glob
+import re
+from collections.abc import Sequence
+
+from netregions.exceptions import InputDataError
 
 __all__ = [
     "FMRIPREP_CONFOUNDS_SUFFIX",
@@ -10,6 +17,8 @@ __all__ = [
     "MISSING_VALUES",
     "REDUCED_CONFOUNDS_SUFFIX",
     "REDUCED_CONFOUND_COLUMNS",
+    "discover_subjects",
+    "synthetic_subjects",
 ]
 
 #: ``sub-<label>`` + this = a preprocessed BOLD run.
@@ -42,3 +51,61 @@ REDUCED_CONFOUND_COLUMNS = (
 
 #: Spellings of a missing confound value (fMRIPrep writes ``n/a``; numpy writes ``nan``).
 MISSING_VALUES = frozenset({"n/a", "na", "nan", ""})
+
+
+def synthetic_subjects(n_subjects: int) -> list[str]:
+    """Labels of the first ``n_subjects`` synthetic subjects.
+
+    Parameters
+    ----------
+    n_subjects : int
+        At least 1.
+
+    Returns
+    -------
+    list of str
+        ``["01", "02", ...]``, zero-padded to at least 2 digits (more when needed, so that the
+        labels sort in numeric order).
+    """
+    if n_subjects < 1:
+        raise ValueError(f"n_subjects must be at least 1, got {n_subjects}")
+    width = max(2, len(str(n_subjects)))
+    return [f"{k:0{width}d}" for k in range(1, n_subjects + 1)]
+
+
+def discover_subjects(pattern: str, subjects: Sequence[str] = ()) -> list[str]:
+    """Subjects of a path pattern with a ``{subject}`` placeholder.
+
+    Parameters
+    ----------
+    pattern : str
+        e.g. ``"derivatives/sub-{subject}/func/sub-{subject}_task-pixar_..._bold.nii.gz"``;
+        ``{subject}`` may appear several times (all occurrences must agree).
+    subjects : sequence of str, optional
+        Explicit list; returned as given (sorted) without looking at the disk.
+
+    Returns
+    -------
+    list of str
+        Sorted subject labels (letters and digits only, as BIDS labels).
+
+    Raises
+    ------
+    InputDataError
+        When nothing matches the pattern.
+    """
+    if subjects:
+        return sorted(subjects)
+    if "{subject}" not in pattern:
+        raise InputDataError(f"the path pattern {pattern!r} has no {{subject}} placeholder")
+    parts = pattern.split("{subject}")
+    regex = re.escape(parts[0]) + "(?P<subject>[A-Za-z0-9]+)"
+    regex += "".join(re.escape(p) + "(?P=subject)" for p in parts[1:-1]) + re.escape(parts[-1])
+    found = set()
+    for path in glob.glob(pattern.replace("{subject}", "*")):
+        match = re.fullmatch(regex, path)
+        if match:
+            found.add(match.group("subject"))
+    if not found:
+        raise InputDataError(f"no file matches the pattern {pattern!r}")
+    return sorted(found)

@@ -15,7 +15,7 @@ import resource
 import sys
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,10 @@ __all__ = [
     "discover_inputs",
     "region_settings",
     "run",
+    "run_per_subject",
     "peak_rss_mb",
     "setup_job",
+    "subject_batches",
     "synthetic_confounds_pattern",
     "synthetic_func_pattern",
     "timeseries_data_input",
@@ -117,16 +119,100 @@ def _log_peak_memory(start: float) -> None:
     log.info("done in %.2f s, peak RSS %.0f MB", time.perf_counter() - start, peak_rss_mb())
 
 
+def _import_target(target: str) -> Callable:
+    module_name, func_name = target.split(":")
+    return getattr(importlib.import_module(f"netregions.{module_name}"), func_name)
+
+
+def _call_repr(target: str, kwargs: Mapping[str, Any]) -> str:
+    return f"{target}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+
+
 def run(snakemake: Any, target: str, **kwargs: Any) -> Any:
     """Set up the job, then call ``target`` ("module:function" in netregions) with kwargs.
 
     The function is imported only after :func:`setup_job`, so thread settings apply.
     """
     setup_job(snakemake)
-    module_name, func_name = target.split(":")
-    func: Callable = getattr(importlib.import_module(f"netregions.{module_name}"), func_name)
-    log.info("%s(%s)", target, ", ".join(f"{k}={v!r}" for k, v in kwargs.items()))
+    func = _import_target(target)
+    log.info("%s", _call_repr(target, kwargs))
     return func(**kwargs)
+
+
+def run_per_subject(
+    snakemake: Any,
+    target: str,
+    subjects: Sequence[str],
+    per_subject: Mapping[str, Sequence[Any]],
+    **common: Any,
+) -> None:
+    """Set up a batch job, then call ``target`` once per subject, in order, in this process.
+
+    A batch job pays the process start-up (Python, numpy, scipy, numba) once for all of its
+    subjects instead of once per subject.
+
+    Parameters
+    ----------
+    snakemake : snakemake.script.Snakemake
+    target : str
+        "module:function" in netregions; called as ``function(subject=s, **kwargs)``.
+    subjects : sequence of str
+        The batch's subject labels.
+    per_subject : mapping of str to sequence
+        Arguments that differ between subjects: one value per subject, in ``subjects`` order.
+    **common
+        Arguments shared by every subject.
+
+    Raises
+    ------
+    ValueError
+        A per-subject argument without exactly one value per subject (a wiring error).
+    """
+    setup_job(snakemake)
+    for name, values in per_subject.items():
+        if len(values) != len(subjects):
+            raise ValueError(
+                f"{target}: {name} has {len(values)} values for {len(subjects)} subjects"
+            )
+    func = _import_target(target)
+    for i, subject in enumerate(subjects):
+        kwargs = {"subject": subject, **{k: v[i] for k, v in per_subject.items()}, **common}
+        start = time.perf_counter()
+        log.info("%s", _call_repr(target, kwargs))
+        func(**kwargs)
+        log.info("sub-%s done in %.2f s", subject, time.perf_counter() - start)
+
+
+def subject_batches(subjects: Sequence[str], per_job: int) -> dict[str, list[str]]:
+    """Group subjects into the batches that per-subject stages process one job each.
+
+    Consecutive subjects (in the given order) fill batches of ``per_job``; only the last batch
+    may be smaller. Adding subjects at the end of the list therefore changes only the last
+    batch, and the jobs of the other batches stay up to date.
+
+    Parameters
+    ----------
+    subjects : sequence of str
+        Subject labels, sorted.
+    per_job : int
+        Subjects per job (>= 1); 1 gives one job per subject.
+
+    Returns
+    -------
+    dict
+        ``{label: [subjects]}``; the label is ``sub-<first>`` for a single subject, else
+        ``sub-<first>_to_sub-<last>``.
+    """
+    if per_job < 1:
+        raise ConfigError(f"subjects_per_job={per_job} must be at least 1")
+    batches = {}
+    for start in range(0, len(subjects), per_job):
+        members = list(subjects[start : start + per_job])
+        label = f"sub-{members[0]}"
+        if len(members) > 1:
+            label += f"_to_sub-{members[-1]}"
+        batches[label] = members
+    return batches
 
 
 # --------------------------------------------------------------------------- inputs
@@ -167,7 +253,7 @@ def discover_inputs(config: Mapping[str, Any]) -> dict[str, dict[str, str | None
     data = config["data"]
     source = data["source"]
     if source == "synthetic":
-        from netregions.data.synthetic import synthetic_subjects
+        from netregions.naming import synthetic_subjects
 
         syn = data["synthetic"]
         subjects = synthetic_subjects(data["n_subjects"])
@@ -186,7 +272,7 @@ def discover_inputs(config: Mapping[str, Any]) -> dict[str, dict[str, str | None
             development_confounds_pattern(dev["data_dir"]),
         )
     else:
-        from netregions.io import discover_subjects
+        from netregions.naming import discover_subjects
 
         local = data["local"]
         func, confounds = local["func"], local["confounds"]

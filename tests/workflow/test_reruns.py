@@ -18,9 +18,19 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from .conftest import REPO, SNAKEMAKE, TINY, planned_jobs, snakemake
+from .conftest import (
+    REPO,
+    SNAKEMAKE,
+    TINY,
+    planned_jobs,
+    planned_rules,
+    snakemake,
+    write_config,
+)
 
 N = TINY["data"]["n_subjects"]
+#: jobs per per-subject stage: batches of TINY["subjects_per_job"] subjects
+BATCHES = -(-N // TINY["subjects_per_job"])
 PER_SUBJECT_BEFORE_GROUP = {"synthetic_subject", "load_subject"}
 GROUP_STEPS = {"check_inputs", "group_mask", "decompose", "extract_regions", "connectivity"}
 
@@ -40,15 +50,15 @@ def test_noop_rerun_plans_nothing(tiny_run):
 def test_region_threshold_reruns_regions_and_downstream_only(tiny_run):
     jobs = planned_jobs(tiny_run, "--config", "regions={threshold: 1.5}")
     assert jobs.pop("extract_regions") == 1
-    assert jobs.pop("subject_timeseries") == N
+    assert jobs.pop("subject_timeseries") == BATCHES
     assert jobs.pop("connectivity") == 1
     assert set(jobs) == {"plot_regions", "plot_network", "plot_connectome", "default"}
 
 
 def test_smoothing_fwhm_reruns_preprocessing_not_masks(tiny_run):
     jobs = planned_jobs(tiny_run, "--config", "decomposition={smoothing_fwhm: 5.0}")
-    assert jobs["preprocess_subject"] == N and jobs["decompose"] == 1
-    assert jobs["subject_timeseries"] == N
+    assert jobs["preprocess_subject"] == BATCHES and jobs["decompose"] == 1
+    assert jobs["subject_timeseries"] == BATCHES
     assert not {"load_subject", "group_mask", "synthetic_subject", "check_inputs"} & set(jobs)
 
 
@@ -58,16 +68,30 @@ def test_connectivity_kinds_rerun_only_connectivity(tiny_run):
 
 
 def test_adding_a_subject_runs_only_its_own_early_jobs(tiny_run):
-    jobs = planned_jobs(tiny_run, "--config", f"data={{n_subjects: {N + 1}}}")
+    args = ("--config", f"data={{n_subjects: {N + 1}}}")
+    jobs = planned_jobs(tiny_run, *args)
+    # sub-04 joins the last batch (sub-03_to_sub-04); the full first batch is not decoded again
     assert jobs["synthetic_subject"] == 1 and jobs["load_subject"] == 1
-    assert jobs["preprocess_subject"] == N + 1 and jobs["subject_timeseries"] == N + 1
+    assert "load_subject_sub-03_to_sub-04" in planned_rules(tiny_run, *args)
+    assert jobs["preprocess_subject"] == 2 and jobs["subject_timeseries"] == 2
     assert set(jobs) >= GROUP_STEPS
+
+
+def test_one_job_per_subject_when_subjects_per_job_is_one(tmp_path):
+    write_config(tmp_path, {"subjects_per_job": 1})
+    rules = planned_rules(tmp_path)
+    for stage in ["load_subject", "preprocess_subject", "subject_timeseries"]:
+        assert {r for r in rules if r.startswith(stage)} == {
+            f"{stage}_sub-{i:02d}" for i in range(1, N + 1)
+        }
 
 
 def test_touching_an_input_reruns_that_subject(run_copy):
     bold = next((run_copy / "data" / "synthetic").glob("sub-02_*_bold.nii.gz"))
     later = time.time() + 5
     os.utime(bold, (later, later))
+    rules = planned_rules(run_copy)
+    assert rules["load_subject_sub-01_to_sub-02"] == 1  # the batch holding sub-02
     jobs = planned_jobs(run_copy)
     assert jobs["load_subject"] == 1
     assert "synthetic_subject" not in jobs
@@ -89,8 +113,10 @@ def _outputs(results: Path) -> list[Path]:
     )
 
 
-def test_same_numbers_with_one_or_two_cores(tiny_run, tmp_path):
-    snakemake(tiny_run, "--cores", "1", "--config", "results_dir=results_one_core")
+def test_same_numbers_with_one_or_two_cores_and_any_batching(tiny_run, tmp_path):
+    # the tiny run: --cores 2, two subjects per job; this one: --cores 1, one job per subject
+    config = ["results_dir=results_one_core", "subjects_per_job=1"]
+    snakemake(tiny_run, "--cores", "1", "--config", *config)
     two, one = tiny_run / "results", tiny_run / "results_one_core"
     files = _outputs(two)
     assert files == _outputs(one) and len(files) > 10

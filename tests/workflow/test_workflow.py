@@ -14,7 +14,7 @@ import yaml
 from netregions.io import read_tsv
 from netregions.workflow import CONFOUNDS_SUFFIX, FUNC_SUFFIX
 
-from .conftest import REPO, TINY, planned_jobs, snakemake, write_config
+from .conftest import REPO, TINY, planned_jobs, planned_rules, snakemake, write_config
 
 
 def _load(path):
@@ -25,11 +25,14 @@ def _load(path):
 # --------------------------------------------------------------------------- config and DAG
 
 
-def test_default_config_fans_out_over_twenty_subjects(tmp_path):
+def test_default_config_fans_out_over_twenty_subjects_in_two_batches(tmp_path):
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    rules = planned_rules(tmp_path)
+    assert rules["synthetic_subject"] == 20
+    for stage in ["load_subject", "preprocess_subject", "subject_timeseries"]:
+        batches = {r for r in rules if r.startswith(stage)}
+        assert batches == {f"{stage}_sub-01_to_sub-10", f"{stage}_sub-11_to_sub-20"}, rules
     jobs = planned_jobs(tmp_path)
-    for rule in ["synthetic_subject", "load_subject", "preprocess_subject", "subject_timeseries"]:
-        assert jobs[rule] == 20, jobs
     for rule in ["synthetic_truth", "check_inputs", "group_mask", "decompose", "extract_regions"]:
         assert jobs[rule] == 1, jobs
 
@@ -45,6 +48,7 @@ def test_default_config_fans_out_over_twenty_subjects(tmp_path):
         ({"figures": {"network": 3}}, "figures.network=3 but decomposition.n_components=3"),
         ({"regions": {"threshold": 9}}, "regions.threshold=9 with ratio_n_voxels"),
         ({"typo_section": 1}, "'typo_section' was unexpected"),
+        ({"subjects_per_job": 0}, "0 is less than the minimum of 1"),
     ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, override, message):
@@ -70,7 +74,7 @@ def test_local_source_discovers_subjects(tmp_path, tiny_run):
     }
     write_config(tmp_path, {"data": {"source": "local", "local": local}})
     jobs = planned_jobs(tmp_path)
-    assert jobs["load_subject"] == TINY["data"]["n_subjects"]
+    assert jobs["load_subject"] == -(-TINY["data"]["n_subjects"] // TINY["subjects_per_job"])
     assert "synthetic_subject" not in jobs
 
 
@@ -110,7 +114,6 @@ def test_tiny_run_writes_every_contract_output(tiny_run):
         assert corr.shape == (n_regions, n_regions)
         np.testing.assert_allclose(corr, corr.T, atol=1e-6)
         np.testing.assert_array_equal(np.diag(corr), 1)
-        assert (results / "benchmarks" / "load_subject" / f"sub-{subject}.tsv").exists()
 
     _, mean = read_tsv(results / "group" / "connectome_correlation_mean.tsv")
     assert mean.shape == (n_regions, n_regions)
@@ -122,7 +125,13 @@ def test_tiny_run_writes_every_contract_output(tiny_run):
     for rule in ["check_inputs", "group_mask", "decompose", "extract_regions", "plot_regions"]:
         bench = (results / "benchmarks" / f"{rule}.tsv").read_text().splitlines()
         assert bench[0].startswith("s\th:m:s\tmax_rss") and len(bench) == 2
-    for rule, wildcard in [("load_subject", "sub-01"), ("connectivity", "correlation")]:
+    batches = ["sub-01_to_sub-02", "sub-03"]  # two subjects per job (TINY)
+    for stage in ["load_subject", "preprocess_subject", "subject_timeseries"]:
+        assert sorted(p.stem for p in (results / "benchmarks" / stage).iterdir()) == batches
+        assert sorted(p.stem for p in (results / "logs" / stage).iterdir()) == batches
+    log = (results / "logs" / "preprocess_subject" / "sub-01_to_sub-02.log").read_text()
+    assert "sub-01 done in" in log and "sub-02 done in" in log
+    for rule, wildcard in [("load_subject", "sub-03"), ("connectivity", "correlation")]:
         bench = (results / "benchmarks" / rule / f"{wildcard}.tsv").read_text().splitlines()
         assert bench[0].startswith("s\th:m:s\tmax_rss") and len(bench) == 2
 

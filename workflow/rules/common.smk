@@ -16,6 +16,8 @@ nrw.check_config(config)
 R = config["results_dir"]
 INPUTS = nrw.discover_inputs(config)
 SUBJECTS = sorted(INPUTS)
+# per-subject stages run one job per batch of subjects: {"sub-01_to_sub-10": ["01", ...], ...}
+BATCHES = nrw.subject_batches(SUBJECTS, config["subjects_per_job"])
 # the figures show the mean correlation, so it is always computed
 KINDS = list(dict.fromkeys([*config["connectivity"]["kinds"], "correlation"]))
 
@@ -49,24 +51,33 @@ def bench_path(rule_name, per_subject=False):
     return f"{R}/benchmarks/{rule_name}.tsv"
 
 
-def expand_subjects(pattern):
-    """A per-subject path for every subject."""
-    return expand(pattern, subject=SUBJECTS)
+def expand_subjects(pattern, subjects=None):
+    """A per-subject path for every subject (or for the given ones)."""
+    return expand(pattern, subject=SUBJECTS if subjects is None else subjects)
 
 
-def get_func(wildcards):
-    return INPUTS[wildcards.subject]["func"]
+def batch_log(rule_name, batch):
+    """Log file of one batch job of a per-subject stage."""
+    return f"{R}/logs/{rule_name}/{batch}.log"
+
+
+def batch_bench(rule_name, batch):
+    """Benchmark file of one batch job (sub-{subject}.tsv when a batch is one subject)."""
+    return f"{R}/benchmarks/{rule_name}/{batch}.tsv"
+
+
+def batch_funcs(subjects):
+    return [INPUTS[s]["func"] for s in subjects]
+
+
+def batch_confounds(subjects):
+    """Confounds file per subject, None for a subject without one."""
+    return [INPUTS[s]["confounds"] for s in subjects]
 
 
 def development_url(wildcards):
     """Download URL template (a function, so that Snakemake leaves its {key} alone)."""
     return config["data"]["development"]["url"]
-
-
-def get_confounds(wildcards):
-    """The subject's confounds file, or nothing when the dataset has none."""
-    path = INPUTS[wildcards.subject]["confounds"]
-    return [path] if path else []
 
 
 def all_inputs():
@@ -96,11 +107,14 @@ def mean_connectome_outputs():
     return expand(group_path("connectome_{kind}_mean.tsv"), kind=map(kind_name, KINDS))
 
 
-def mem_mb(factor, floor):
-    """Memory request: `factor` x the input size (MB), at least `floor`, more on retries."""
+def mem_mb(factor, floor, n_subjects=1):
+    """Memory request: `factor` x the input size (MB), at least `floor`, more on retries.
+
+    Batch jobs hold one subject at a time: their input size is divided by `n_subjects`.
+    """
 
     def request(wildcards, input, attempt):
-        return max(int(factor * input.size_mb), floor) * attempt
+        return max(int(factor * input.size_mb / n_subjects), floor) * attempt
 
     return request
 

@@ -5,7 +5,7 @@
 rule connectivity:
     """Connectivity matrices of one kind, every subject and the mean (netregions.connectome)."""
     input:
-        timeseries=expand_subjects(rules.subject_timeseries.output[0]),
+        timeseries=expand_subjects(subject_path("timeseries.tsv")),
     output:
         subjects=expand(subject_path("connectome_{kind}.tsv"), subject=SUBJECTS, allow_missing=True),
         mean=group_path("connectome_{kind}_mean.tsv"),
@@ -13,6 +13,7 @@ rule connectivity:
         f"{R}/logs/connectivity/{{kind}}.log",
     benchmark:
         f"{R}/benchmarks/connectivity/{{kind}}.tsv"
+    priority: 1
     conda:
         "../../envs/netregions.yaml"
     threads: 1

@@ -110,6 +110,7 @@ rule plot_connectome:
         log_path("plot_connectome"),
     benchmark:
         bench_path("plot_connectome")
+    priority: 1
     conda:
         "../../envs/netregions.yaml"
     threads: 1

@@ -6,7 +6,7 @@ MASK = config["mask"]
 rule group_mask:
     """EPI mask of every subject, their intersection, the mean EPI (netregions.masking)."""
     input:
-        means=expand_subjects(rules.load_subject.output.mean),
+        means=expand_subjects(subject_path("mean.nii.gz")),
     output:
         mask=group_path("mask.nii.gz"),
         mean=group_path("mean_epi.nii.gz"),
@@ -34,7 +34,7 @@ rule group_mask:
 rule decompose:
     """Network maps by dictionary learning or CanICA (netregions.decomposition.decompose)."""
     input:
-        reduced=expand_subjects(rules.preprocess_subject.output.reduced),
+        reduced=expand_subjects(subject_path("reduced.npy")),
         mask=rules.group_mask.output.mask,
     output:
         group_path("components.nii.gz"),

@@ -24,32 +24,42 @@ rule extract_regions:
         "../scripts/extract_regions.py"
 
 
-rule subject_timeseries:
-    """Region signals of one run, confounds regressed out (netregions.subject.subject_timeseries)."""
-    input:
-        data=nrw.timeseries_data_input(config, subject_path),
-        mask=rules.group_mask.output.mask,
-        regions=rules.extract_regions.output.regions,
-        confounds=get_confounds,
-    output:
-        subject_path("timeseries.tsv"),
-    log:
-        log_path("subject_timeseries", per_subject=True),
-    benchmark:
-        bench_path("subject_timeseries", per_subject=True)
-    group:
-        "subject_timeseries"
-    conda:
-        "../../envs/netregions.yaml"
-    threads: 1
-    resources:
-        mem_mb=mem_mb(3, 500),
-        runtime=10,
-    params:
-        smoothing_fwhm=nrw.timeseries_extra_smoothing(config),
-        standardize=config["timeseries"]["standardize"],
-        standardize_confounds=config["timeseries"]["standardize_confounds"],
-        detrend=config["timeseries"]["detrend"],
-        columns=config["confounds"]["columns"],
-    script:
-        "../scripts/subject_timeseries.py"
+TS = config["timeseries"]
+
+
+for batch, members in BATCHES.items():
+
+    rule:
+        """Region signals of each run, confounds regressed out (netregions.subject.subject_timeseries)."""
+        name:
+            f"subject_timeseries_{batch}"
+        input:
+            data=expand_subjects(nrw.timeseries_data_input(config, subject_path), members),
+            mask=rules.group_mask.output.mask,
+            regions=rules.extract_regions.output.regions,
+            confounds=[path for path in batch_confounds(members) if path],
+        output:
+            expand_subjects(subject_path("timeseries.tsv"), members),
+        log:
+            batch_log("subject_timeseries", batch),
+        benchmark:
+            batch_bench("subject_timeseries", batch)
+        priority: 1  # the critical path to the connectome, ahead of the region figures
+        group:
+            "subject_timeseries"
+        conda:
+            "../../envs/netregions.yaml"
+        threads: 1
+        resources:
+            mem_mb=mem_mb(3, 500, len(members)),
+            runtime=runtime_min(5, 200),
+        params:
+            subjects=members,
+            confounds=batch_confounds(members),
+            smoothing_fwhm=nrw.timeseries_extra_smoothing(config),
+            standardize=TS["standardize"],
+            standardize_confounds=TS["standardize_confounds"],
+            detrend=TS["detrend"],
+            columns=config["confounds"]["columns"],
+        script:
+            "../scripts/subject_timeseries.py"

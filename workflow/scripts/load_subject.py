@@ -2,13 +2,11 @@
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # importable under --sdm conda too
-from netregions.workflow import run  # noqa: E402
+from netregions.workflow import run_per_subject  # noqa: E402
 
-run(
+run_per_subject(
     snakemake,
     "subject:load_subject",
-    bold=snakemake.input.bold,
-    subject=snakemake.wildcards.subject,
-    mean=snakemake.output.mean,
-    cache=snakemake.output.cache,
+    snakemake.params.subjects,
+    {"bold": snakemake.input.bold, "mean": snakemake.output.mean, "cache": snakemake.output.cache},
 )

@@ -2,15 +2,18 @@
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # importable under --sdm conda too
-from netregions.workflow import run  # noqa: E402
+from netregions.workflow import run_per_subject  # noqa: E402
 
-run(
+params = dict(snakemake.params)
+run_per_subject(
     snakemake,
     "subject:preprocess_subject",
-    cache=snakemake.input.cache,
+    params.pop("subjects"),
+    {
+        "cache": snakemake.input.cache,
+        "reduced": snakemake.output.reduced,
+        "smoothed": snakemake.output.smoothed,
+    },
     mask=snakemake.input.mask,
-    reduced=snakemake.output.reduced,
-    smoothed=snakemake.output.smoothed,
-    subject=snakemake.wildcards.subject,
-    **snakemake.params,
+    **params,
 )

@@ -2,16 +2,15 @@
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # importable under --sdm conda too
-from netregions.workflow import run  # noqa: E402
+from netregions.workflow import run_per_subject  # noqa: E402
 
-run(
+params = dict(snakemake.params)
+run_per_subject(
     snakemake,
     "subject:subject_timeseries",
-    data=snakemake.input.data,
+    params.pop("subjects"),
+    {"data": snakemake.input.data, "confounds": params.pop("confounds"), "output": snakemake.output},
     mask=snakemake.input.mask,
     regions=snakemake.input.regions,
-    confounds=snakemake.input.confounds[0] if snakemake.input.confounds else None,
-    output=snakemake.output[0],
-    subject=snakemake.wildcards.subject,
-    **snakemake.params,
+    **params,
 )

@@ -49,10 +49,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from netregions.io import atomic_path, load_image, save_nifti, write_tsv
-from netregions.naming import FUNC_SUFFIX, REDUCED_CONFOUND_COLUMNS, REDUCED_CONFOUNDS_SUFFIX
+from netregions.naming import (  # noqa: F401 (synthetic_subjects re-exported)
+    FUNC_SUFFIX,
+    REDUCED_CONFOUND_COLUMNS,
+    REDUCED_CONFOUNDS_SUFFIX,
+    synthetic_subjects,
+)
 
 __all__ = [
     "CONFOUND_COLUMNS",
@@ -136,26 +140,6 @@ TRUTH_BRAIN_NAME = "truth_brainmask.nii.gz"
 
 
 # --------------------------------------------------------------------------- labels, paths
-
-
-def synthetic_subjects(n_subjects: int) -> list[str]:
-    """Labels of the first ``n_subjects`` synthetic subjects.
-
-    Parameters
-    ----------
-    n_subjects : int
-        At least 1.
-
-    Returns
-    -------
-    list of str
-        ``["01", "02", ...]``, zero-padded to at least 2 digits (more when needed, so that the
-        labels sort in numeric order).
-    """
-    if n_subjects < 1:
-        raise ValueError(f"n_subjects must be at least 1, got {n_subjects}")
-    width = max(2, len(str(n_subjects)))
-    return [f"{k:0{width}d}" for k in range(1, n_subjects + 1)]
 
 
 def truth_paths(data_dir: Path | str) -> dict[str, Path]:
@@ -908,6 +892,8 @@ def make_subject(
     """
     streams = _subject_streams(seed, subject)
     # Structured signals only in the brain and at its edge (motion); elsewhere only noise.
+    from scipy import ndimage
+
     region = _Region(ndimage.binary_dilation(brain.baseline > 0))
     signals, timecourses, nuisance = _subject_signals(brain, maps, region, streams, n_volumes, t_r)
     # (T, voxels in Fortran order), C-contiguous, is the (x, y, z, T) Fortran-contiguous
