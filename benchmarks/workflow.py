@@ -5,6 +5,7 @@ Usage (from the repository root, after ``make install``)::
     .venv/bin/python benchmarks/workflow.py                     # 20 subjects, 3 cold runs
     .venv/bin/python benchmarks/workflow.py --reference         # + nilearn's example pipeline
     .venv/bin/python benchmarks/workflow.py --subjects 5 20 80  # scaling
+    .venv/bin/python benchmarks/workflow.py --subjects-per-job 1 10  # batching vs one job each
 
 For each subject count the synthetic dataset (default size, 50x59x50x168) is generated once
 into ``benchmarks/out/data-<n>`` (not timed). Then, ``--repeats`` times: a cold run of the
@@ -94,15 +95,16 @@ def job_records(results: Path) -> list[dict]:
     return records
 
 
-def one_repeat(workdir: Path, repeat: int) -> dict:
+def one_repeat(workdir: Path, repeat: int, per_job: int | None = None) -> dict:
     results = f"results-{repeat}"
     shutil.rmtree(workdir / results, ignore_errors=True)
-    cold = snakemake(workdir, "--cores", "2", "--config", f"results_dir={results}")
+    config = ["--config", f"results_dir={results}"]
+    if per_job:
+        config.append(f"subjects_per_job={per_job}")
+    cold = snakemake(workdir, "--cores", "2", *config)
     records = job_records(workdir / results)
-    noop = snakemake(workdir, "--cores", "2", "--config", f"results_dir={results}")
-    threshold = snakemake(
-        workdir, "--cores", "2", "--config", f"results_dir={results}", "regions={threshold: 0.6}"
-    )
+    noop = snakemake(workdir, "--cores", "2", *config)
+    threshold = snakemake(workdir, "--cores", "2", *config, "regions={threshold: 0.6}")
     shutil.rmtree(workdir / results)
     return {"cold_s": cold, "noop_s": noop, "threshold_rerun_s": threshold, "jobs": records}
 
@@ -204,8 +206,8 @@ def reference_run(n_subjects: int, repeats: int) -> dict | None:
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
-def print_report(n_subjects: int, summary: dict, reference: dict | None) -> None:
-    print(f"\n## {n_subjects} subjects (medians over repeats; --cores 2)\n")
+def print_report(n_subjects: int, summary: dict, reference: dict | None, per_job: str) -> None:
+    print(f"\n## {n_subjects} subjects, subjects_per_job {per_job} (medians; --cores 2)\n")
     print(
         f"cold run {summary['cold_s']:.1f} s | no-op rerun {summary['noop_s']:.2f} s | "
         f"rerun after regions.threshold change {summary['threshold_rerun_s']:.1f} s"
@@ -238,20 +240,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subjects", type=int, nargs="+", default=[20])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--subjects-per-job",
+        type=int,
+        nargs="+",
+        default=[None],
+        help="batch sizes to compare (default: config.yaml's subjects_per_job)",
+    )
     parser.add_argument("--reference", action="store_true", help="also run nilearn's example")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     for n in args.subjects:
         workdir = prepare(n)
-        repeats = []
-        for k in range(args.repeats):
-            print(f"[{n} subjects] repeat {k + 1}/{args.repeats} ...", flush=True)
-            repeats.append(one_repeat(workdir, k))
-        summary = summarize(repeats)
         reference = reference_run(n, args.repeats) if args.reference else None
-        record = {"subjects": n, "summary": summary, "reference": reference, "runs": repeats}
-        (OUT / f"workflow-{n}.json").write_text(json.dumps(record, indent=1))
-        print_report(n, summary, reference)
+        for per_job in args.subjects_per_job:
+            label = str(per_job) if per_job else "default"
+            repeats = []
+            for k in range(args.repeats):
+                print(f"[{n} subjects, {label}] repeat {k + 1}/{args.repeats} ...", flush=True)
+                repeats.append(one_repeat(workdir, k, per_job))
+            summary = summarize(repeats)
+            record = {
+                "subjects": n,
+                "subjects_per_job": per_job,
+                "summary": summary,
+                "reference": reference,
+                "runs": repeats,
+            }
+            suffix = f"-per-job-{per_job}" if per_job else ""
+            (OUT / f"workflow-{n}{suffix}.json").write_text(json.dumps(record, indent=1))
+            print_report(n, summary, reference, label)
 
 
 if __name__ == "__main__":

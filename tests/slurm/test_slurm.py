@@ -16,7 +16,6 @@ data generation, per-subject group jobs, group mask, the two threaded steps): 2-
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import signal
@@ -224,15 +223,13 @@ def test_jobs_went_through_slurm(runs):
         dirs = [d.name for d in logs.iterdir() if d.name == f"rule_{rule}" or rule in d.name]
         assert dirs, f"no SLURM log for rule {rule} in {sorted(p.name for p in logs.iterdir())}"
 
-    # per-subject jobs were batched by the profile's group-components: one SLURM job per group
+    # one SLURM job per Snakemake job: the per-subject stages arrive already batched
+    # (subjects_per_job), so the profile makes no group jobs
     profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
-    components = profile["group-components"]
-    expected = sum(
-        math.ceil(n / components[rule]) if rule in components else n
-        for rule, n in stats.items()
-        if rule != "default"
-    )
+    assert "group-components" not in profile
+    expected = sum(n for rule, n in stats.items() if rule != "default")
     assert len(submitted) == expected, (stats, len(submitted))
+    assert any(rule.startswith("preprocess_subject_sub-") for rule in stats), stats
 
     # requests: threads -> CPUs, mem_mb and runtime from the rules or the profile's
     # set-resources (not lost to --default-resources); groups capped at `cores`

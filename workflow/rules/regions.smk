@@ -45,8 +45,6 @@ for batch, members in BATCHES.items():
         benchmark:
             batch_bench("subject_timeseries", batch)
         priority: 1  # the critical path to the connectome, ahead of the region figures
-        group:
-            "subject_timeseries"
         conda:
             "../../envs/netregions.yaml"
         threads: 1

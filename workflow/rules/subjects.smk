@@ -20,8 +20,6 @@ for batch, members in BATCHES.items():
             batch_log("load_subject", batch),
         benchmark:
             batch_bench("load_subject", batch)
-        group:
-            "load_subject"
         conda:
             "../../envs/netregions.yaml"
         threads: 1
@@ -47,8 +45,6 @@ for batch, members in BATCHES.items():
             batch_log("preprocess_subject", batch),
         benchmark:
             batch_bench("preprocess_subject", batch)
-        group:
-            "preprocess_subject"
         conda:
             "../../envs/netregions.yaml"
         threads: 1

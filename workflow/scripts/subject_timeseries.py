@@ -9,7 +9,11 @@ run_per_subject(
     snakemake,
     "subject:subject_timeseries",
     params.pop("subjects"),
-    {"data": snakemake.input.data, "confounds": params.pop("confounds"), "output": snakemake.output},
+    {
+        "data": snakemake.input.data,
+        "confounds": params.pop("confounds"),
+        "output": snakemake.output,
+    },
     mask=snakemake.input.mask,
     regions=snakemake.input.regions,
     **params,
