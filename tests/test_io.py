@@ -11,11 +11,13 @@ from netregions.io import (
     check_bold_header,
     check_inputs,
     discover_subjects,
+    iter_image_chunks,
     iter_volume_chunks,
     load_image,
     read_confounds,
     read_tsv,
     save_array,
+    save_array_chunks,
     save_nifti,
     write_tsv,
 )
@@ -41,16 +43,27 @@ def _confounds(path, n_rows, names=NAMES, first_row_na=True):
     return path
 
 
+def _streamed(path, subject=None, chunk=5):
+    """iter_image_chunks' blocks put together (the streaming twin of load_image)."""
+    blocks = [block.copy() for _, block in iter_image_chunks(path, chunk, subject)]
+    return np.concatenate(blocks, axis=3), check_bold_header(path).affine
+
+
+#: Both ways of decoding an image must give the same values, dtypes and errors.
+READERS = pytest.mark.parametrize("read", [load_image, _streamed], ids=["whole", "chunks"])
+
+
 # --------------------------------------------------------------------------- images
 
 
+@READERS
 @pytest.mark.parametrize("suffix", [".nii.gz", ".nii"])
-def test_save_and_load_round_trip_fortran(tmp_path, rng, suffix):
+def test_save_and_load_round_trip_fortran(tmp_path, rng, suffix, read):
     path = tmp_path / f"bold{suffix}"
     data = _bold(path, rng)
-    loaded, affine = load_image(path, "01")
+    loaded, affine = read(path, "01")
     np.testing.assert_array_equal(loaded, data)
-    assert loaded.dtype == np.float32 and loaded.flags.f_contiguous
+    assert loaded.dtype == np.float32 and (read is _streamed or loaded.flags.f_contiguous)
     np.testing.assert_array_equal(affine, AFFINE)
     header = check_bold_header(path, "01")
     assert header.shape == data.shape and header.t_r == 2.0 and header.n_volumes == 12
@@ -63,49 +76,89 @@ def test_same_array_gives_identical_bytes(tmp_path, rng):
     assert (tmp_path / "a.nii.gz").read_bytes() == (tmp_path / "b.nii.gz").read_bytes()
 
 
-def test_load_scaled_int16_is_float64_like_nibabel(tmp_path, rng):
-    data = rng.integers(-100, 100, (4, 5, 6, 3)).astype(np.int16)
+@READERS
+def test_load_scaled_int16_is_float64_like_nibabel(tmp_path, rng, read):
+    data = rng.integers(-100, 100, (4, 5, 6, 7)).astype(np.int16)
     img = nib.Nifti1Image(data, AFFINE)
     img.header.set_slope_inter(0.5, 10.0)
     nib.save(img, tmp_path / "s.nii.gz")
-    loaded, _ = load_image(tmp_path / "s.nii.gz")
+    loaded, _ = read(tmp_path / "s.nii.gz")
     expected = np.asanyarray(nib.load(tmp_path / "s.nii.gz").dataobj)
-    assert loaded.dtype == np.float64
+    assert loaded.dtype == np.float64 == check_bold_header(tmp_path / "s.nii.gz").dtype
     np.testing.assert_allclose(loaded, expected)
 
 
-def test_load_integer_data_becomes_float32(tmp_path, rng):
-    data = rng.integers(0, 1000, (4, 5, 6, 3)).astype(np.int16)
+@READERS
+@pytest.mark.parametrize("dtype", [np.int16, np.uint8, ">f4"])
+def test_load_integer_or_big_endian_data_becomes_native_float32(tmp_path, rng, read, dtype):
+    data = rng.integers(0, 200, (4, 5, 6, 8)).astype(dtype)
     nib.save(nib.Nifti1Image(data, AFFINE), tmp_path / "i.nii.gz")
-    loaded, _ = load_image(tmp_path / "i.nii.gz")
-    assert loaded.dtype == np.float32
+    loaded, _ = read(tmp_path / "i.nii.gz")
+    assert loaded.dtype == np.dtype(np.float32) == check_bold_header(tmp_path / "i.nii.gz").dtype
     np.testing.assert_array_equal(loaded, data)
 
 
-def test_corrupt_gzip_names_subject_and_file(tmp_path, rng):
+@READERS
+def test_corrupt_gzip_names_subject_and_file(tmp_path, rng, read):
     path = tmp_path / "bold.nii.gz"
     _bold(path, rng)
     raw = bytearray(path.read_bytes())
     raw[len(raw) // 2 : len(raw) // 2 + 64] = bytes(64)  # damage the deflate stream
     path.write_bytes(bytes(raw))
     with pytest.raises(InputDataError, match=r"sub-07: cannot decode .*bold\.nii\.gz"):
-        load_image(path, "07")
+        read(path, "07")
 
 
-def test_truncated_gzip(tmp_path, rng):
+@READERS
+def test_truncated_gzip(tmp_path, rng, read):
     path = tmp_path / "bold.nii.gz"
     _bold(path, rng)
     path.write_bytes(path.read_bytes()[:-200])
     with pytest.raises(InputDataError, match="sub-02"):
-        load_image(path, "02")
+        read(path, "02")
 
 
-def test_truncated_uncompressed_data(tmp_path, rng):
+@READERS
+def test_truncated_uncompressed_data(tmp_path, rng, read):
     path = tmp_path / "bold.nii"
     _bold(path, rng)
     path.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(InputDataError, match="truncated"):
-        load_image(path, "02")
+    with pytest.raises(InputDataError, match="sub-02: .*truncated"):
+        read(path, "02")
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 12, 50])
+def test_image_chunks_cover_the_run_in_order(tmp_path, rng, chunk):
+    data = _bold(tmp_path / "bold.nii.gz", rng)
+    starts, parts = [], []
+    for start, block in iter_image_chunks(tmp_path / "bold.nii.gz", chunk):
+        assert block.flags.f_contiguous and block.shape[3] <= chunk
+        starts.append(start)
+        parts.append(block.copy())
+    assert starts == list(range(0, 12, chunk))
+    np.testing.assert_array_equal(np.concatenate(parts, axis=3), data)
+
+
+def test_image_chunks_reject_a_3d_image(tmp_path, rng):
+    save_nifti(rng.standard_normal((4, 4, 4)).astype(np.float32), AFFINE, tmp_path / "a.nii")
+    with pytest.raises(InputDataError, match="sub-05: .*is 3D, expected a 4D run"):
+        next(iter_image_chunks(tmp_path / "a.nii", 4, "05"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_save_array_chunks_writes_what_save_array_writes(tmp_path, rng, dtype):
+    data = np.asfortranarray(rng.standard_normal((3, 4, 5, 9)).astype(dtype))
+    save_array(data, tmp_path / "whole.npy")
+    blocks = (data[..., i : i + 4] for i in range(0, 9, 4))
+    save_array_chunks(tmp_path / "chunks.npy", data.shape, data.dtype, blocks)
+    assert (tmp_path / "chunks.npy").read_bytes() == (tmp_path / "whole.npy").read_bytes()
+
+
+def test_save_array_chunks_leaves_nothing_when_blocks_are_missing(tmp_path, rng):
+    data = rng.standard_normal((3, 4, 5, 9)).astype(np.float32)
+    with pytest.raises(ValueError, match="blocks hold"):
+        save_array_chunks(tmp_path / "a.npy", data.shape, data.dtype, iter([data[..., :4]]))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_not_a_nifti(tmp_path):

@@ -160,6 +160,16 @@ def test_fast_abs_percentile_is_the_partitioned_value_without_interpolation():
     assert fast_abs_percentile(values, 50) == 3.0  # index 2
 
 
+@pytest.mark.parametrize("zero_fraction", [0.0, 0.5, 0.97, 1.0])
+@pytest.mark.parametrize("percentile", [0, 10, 50, 96.9, 98, 100])
+def test_fast_abs_percentile_equals_the_sorted_definition(rng, zero_fraction, percentile):
+    values = rng.standard_normal(2000).astype(np.float32)
+    values[rng.random(2000) < zero_fraction] = 0
+    values[:3] = [-0.0, 0.0, values[3]]  # signed zeros and a tie
+    expected = np.sort(np.abs(values))[min(int(values.size * 0.01 * percentile), 1999)]
+    assert fast_abs_percentile(values.reshape(20, 10, 10), percentile) == expected
+
+
 def test_atlas_contour_levels_follow_the_98_percentile_rule(rng):
     sparse = np.zeros((10, 10, 10, 8))
     sparse[:2, :2, :2, :] = rng.uniform(1, 2, (2, 2, 2, 8))  # 0.8 % non-zero

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from netregions.io import read_tsv, save_array, save_nifti
+from netregions.io import load_image, read_tsv, save_array, save_nifti
 from netregions.subject import (
+    CHUNK_VOLUMES,
     load_subject,
     preprocess_subject,
     region_signals,
@@ -63,7 +64,25 @@ def test_load_subject_caches_the_decoded_run(tmp_path, rng):
     np.testing.assert_array_equal(cached, data)
     assert cached.flags.f_contiguous
     mean = np.asanyarray(nib.load(tmp_path / "mean.nii.gz").dataobj)
-    np.testing.assert_allclose(mean, data.mean(axis=-1), rtol=1e-6, atol=1e-4)
+    # the mean of the run as stored (Fortran order, as nibabel loads it), bit for bit
+    np.testing.assert_array_equal(mean, np.asfortranarray(data).mean(axis=-1))
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+def test_load_subject_streams_blocks_into_the_same_cache_and_mean(tmp_path, rng, scaled):
+    # more volumes than one block, a partial last block; scaled int16 is decoded as float64
+    raw = rng.integers(-3000, 3000, (7, 6, 5, 2 * CHUNK_VOLUMES + 5)).astype(np.int16)
+    img = nib.Nifti1Image(raw if scaled else raw.astype(np.float32) * 0.37, AFFINE)
+    if scaled:
+        img.header.set_slope_inter(0.37, 12.5)
+    nib.save(img, tmp_path / "bold.nii.gz")
+    data, _ = load_image(tmp_path / "bold.nii.gz")
+    load_subject(tmp_path / "bold.nii.gz", tmp_path / "mean.nii.gz", tmp_path / "b.npy")
+    cached = np.load(tmp_path / "b.npy")
+    assert cached.dtype == data.dtype == (np.float64 if scaled else np.float32)
+    np.testing.assert_array_equal(cached, data)
+    mean = np.asanyarray(nib.load(tmp_path / "mean.nii.gz").dataobj)
+    np.testing.assert_array_equal(mean, data.mean(axis=-1).astype(np.float32))
 
 
 def test_preprocess_subject_matches_step_by_step_reference(tmp_path, rng):

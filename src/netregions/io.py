@@ -27,11 +27,13 @@ __all__ = [
     "check_bold_header",
     "check_inputs",
     "discover_subjects",
+    "iter_image_chunks",
     "iter_volume_chunks",
     "load_image",
     "read_confounds",
     "read_tsv",
     "save_array",
+    "save_array_chunks",
     "save_nifti",
     "write_tsv",
 ]
@@ -85,13 +87,18 @@ class BoldHeader:
     affine : ndarray, shape (4, 4)
     t_r : float or None
         Repetition time in seconds from the header's 4th pixdim, if set.
+    dtype : numpy.dtype or None
+        dtype of the decoded data (see :func:`load_image`).
     """
 
-    def __init__(self, path: Path, shape: tuple[int, ...], affine: np.ndarray, t_r):
+    def __init__(
+        self, path: Path, shape: tuple[int, ...], affine: np.ndarray, t_r, dtype=None
+    ) -> None:
         self.path = path
         self.shape = shape
         self.affine = affine
         self.t_r = t_r
+        self.dtype = dtype
 
     @property
     def n_volumes(self) -> int:
@@ -163,7 +170,7 @@ def check_bold_header(path: Path | str, subject: str | None = None) -> BoldHeade
         raise InputDataError(f"{where}{path} has an invalid affine:\n{affine}")
     zooms = hdr.get_zooms()
     t_r = float(zooms[3]) if len(zooms) > 3 and zooms[3] > 0 else None
-    return BoldHeader(path, shape, affine, t_r)
+    return BoldHeader(path, shape, affine, t_r, _decoded_dtype(hdr))
 
 
 def _apply_scaling(data: np.ndarray, hdr: nib.Nifti1Header) -> np.ndarray:
@@ -222,6 +229,68 @@ def load_image(path: Path | str, subject: str | None = None) -> tuple[np.ndarray
         raise InputDataError(f"{where}{path} is truncated: {got} of {raw.size} data bytes present")
     data = raw.view(dtype).reshape(shape, order="F")
     return _apply_scaling(data, hdr), hdr.get_best_affine()
+
+
+def _decoded_dtype(hdr: nib.Nifti1Header) -> np.dtype:
+    """The dtype :func:`_apply_scaling` gives data of this header."""
+    return _apply_scaling(np.zeros(1, dtype=hdr.get_data_dtype()), hdr).dtype
+
+
+def iter_image_chunks(
+    path: Path | str, chunk: int, subject: str | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Decode a 4D NIfTI image ``chunk`` volumes at a time, in order.
+
+    The streaming form of :func:`load_image` (same values, same dtype rules, same errors): the
+    process holds ``chunk`` volumes, not the whole run, whatever the run's length.
+
+    Parameters
+    ----------
+    path : path-like
+        4D NIfTI image (``.nii`` or ``.nii.gz``).
+    chunk : int
+        Volumes per block.
+    subject : str, optional
+        Subject label used in error messages.
+
+    Yields
+    ------
+    start : int
+        Index of the block's first volume.
+    block : ndarray, shape (x, y, z, n)
+        Fortran-ordered; valid until the next block is read (the buffer is reused).
+
+    Raises
+    ------
+    InputDataError
+        Missing, truncated or corrupt file, or not 4D.
+    """
+    path = Path(path)
+    where = _where(path, subject)
+    hdr = _read_header(path, subject)
+    shape = tuple(int(n) for n in hdr.get_data_shape())
+    if len(shape) != 4:
+        raise InputDataError(f"{where}{path} is {len(shape)}D, expected a 4D run")
+    dtype = hdr.get_data_dtype()
+    volume_bytes = int(np.prod(shape[:3])) * dtype.itemsize
+    raw = np.empty(volume_bytes * min(chunk, shape[3]), dtype=np.uint8)
+    try:
+        with _open(path) as f:
+            f.seek(int(hdr.get_data_offset()))
+            for start in range(0, shape[3], chunk):
+                n = min(chunk, shape[3] - start)
+                got = _read_into(f, memoryview(raw)[: n * volume_bytes])
+                if got != n * volume_bytes:
+                    total = start * volume_bytes + got
+                    raise InputDataError(
+                        f"{where}{path} is truncated: {total} of "
+                        f"{shape[3] * volume_bytes} data bytes present"
+                    )
+                block = raw[: n * volume_bytes].view(dtype).reshape((*shape[:3], n), order="F")
+                yield start, _apply_scaling(block, hdr)
+            f.read(1)  # reach the end of the stream so that the gzip CRC is verified
+    except (OSError, EOFError, ValueError) as exc:
+        raise InputDataError(f"{where}cannot decode image data of {path}: {exc}") from exc
 
 
 def _read_into(f, view: memoryview) -> int:
@@ -284,6 +353,44 @@ def save_array(array: np.ndarray, path: Path | str) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, array, allow_pickle=False)
+    return path
+
+
+def save_array_chunks(
+    path: Path | str, shape: tuple[int, ...], dtype: np.dtype, blocks: Iterator[np.ndarray]
+) -> Path:
+    """Save a Fortran-ordered array given as consecutive blocks of its last axis, atomically.
+
+    The ``.npy`` equivalent of :func:`save_array` for data that arrive (and are dropped) a
+    block at a time, e.g. from :func:`iter_image_chunks`.
+
+    Parameters
+    ----------
+    path : path-like
+    shape : tuple of int
+        Shape of the whole array.
+    dtype : dtype
+    blocks : iterator of ndarray
+        Blocks along the last axis, in order; together exactly ``shape``.
+
+    Raises
+    ------
+    ValueError
+        If the blocks do not add up to ``shape``.
+    """
+    path = Path(path)
+    dtype = np.dtype(dtype)
+    expected = int(np.prod(shape)) * dtype.itemsize
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": True, "shape": shape}
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        written = 0
+        for block in blocks:
+            block = np.asfortranarray(block, dtype=dtype)
+            f.write(memoryview(block.reshape(-1, order="F")).cast("B"))
+            written += block.nbytes
+        if written != expected:
+            raise ValueError(f"{path}: blocks hold {written} bytes, shape {shape} needs {expected}")
     return path
 
 

@@ -61,14 +61,40 @@ def load_subject(
     InputDataError
         Unreadable or corrupt file, not 4D, fewer than 2 volumes.
     """
-    from netregions.io import check_bold_header, load_image, save_array, save_nifti
+    from netregions.io import check_bold_header, iter_image_chunks, save_array_chunks, save_nifti
 
-    check_bold_header(bold, subject)
-    data, affine = load_image(bold, subject)
-    log.info("sub-%s: %s %s decoded", subject, data.shape, data.dtype)
-    mean_img = data.mean(axis=-1).astype(np.float32)  # in the data's dtype, as the reference
-    save_array(data, cache)
-    save_nifti(mean_img, affine, mean)
+    header = check_bold_header(bold, subject)
+    shape, dtype = header.shape, header.dtype
+    sums = _VolumeSum()
+    blocks = (sums.add(block) for _, block in iter_image_chunks(bold, CHUNK_VOLUMES, subject))
+    save_array_chunks(cache, shape, dtype, blocks)
+    log.info("sub-%s: %s %s decoded", subject, shape, dtype)
+    save_nifti(sums.mean().astype(np.float32), header.affine, mean)
+
+
+class _VolumeSum:
+    """Running sum over volumes that reproduces ``data.mean(axis=-1)`` bit for bit.
+
+    For a Fortran-ordered run, numpy reduces the last axis by adding whole volumes in order,
+    in the data's dtype, then divides by the count as an ``intp`` (so in float64, cast back):
+    the same steps here, a block of volumes at a time.
+    """
+
+    def __init__(self) -> None:
+        self.total: np.ndarray | None = None
+        self.count = 0
+
+    def add(self, block: np.ndarray) -> np.ndarray:
+        for t in range(block.shape[-1]):
+            if self.total is None:
+                self.total = block[..., t].copy()
+            else:
+                self.total += block[..., t]
+        self.count += block.shape[-1]
+        return block
+
+    def mean(self) -> np.ndarray:
+        return np.true_divide(self.total, np.intp(self.count), out=self.total, casting="unsafe")
 
 
 #: Volumes smoothed at a time: bounds memory to a few MB beyond the in-mask output.
