@@ -29,6 +29,7 @@ __all__ = [
     "development_func_pattern",
     "discover_inputs",
     "region_settings",
+    "release_scheduler_timers",
     "run",
     "run_per_subject",
     "peak_rss_mb",
@@ -406,6 +407,35 @@ def timeseries_extra_smoothing(config: Mapping[str, Any]) -> float | None:
     if _same_fwhm(config["decomposition"]["smoothing_fwhm"], ts):
         return None
     return ts
+
+
+# --------------------------------------------------------------------------- exit
+
+
+def release_scheduler_timers() -> int:
+    """Cancel the job-rate-limiter timers Snakemake leaves behind, so that it exits at once.
+
+    After every scheduling round Snakemake's scheduler starts a non-daemon
+    ``threading.Timer`` of ``--max-jobs-per-timespan``'s timespan (1 s by default) to look at
+    the queue again; the interpreter waits for the last one before exiting, which adds up to a
+    second to every run. Called from ``onsuccess``/``onerror``, when scheduling is over; other
+    timers are left alone.
+
+    Returns
+    -------
+    int
+        How many timers were cancelled.
+    """
+    import threading
+
+    cancelled = 0
+    for thread in threading.enumerate():
+        function = getattr(thread, "function", None)
+        name = getattr(function, "__qualname__", "")
+        if isinstance(thread, threading.Timer) and "_schedule_reevalutation" in name:
+            thread.cancel()
+            cancelled += 1
+    return cancelled
 
 
 # --------------------------------------------------------------------------- provenance

@@ -168,3 +168,8 @@ onsuccess:
         start=RUN_START,
         workflow_dir=workflow.basedir,
     )
+    nrw.release_scheduler_timers()  # else exit waits up to 1 s (netregions.workflow)
+
+
+onerror:
+    nrw.release_scheduler_timers()
