@@ -80,9 +80,25 @@ def test_runner_calls_the_step_once_per_subject_with_its_own_arguments(job, tmp_
     assert "sub-01 done in" in text and "sub-02 done in" in text
 
 
+def test_runner_writes_one_benchmark_style_timing_per_subject(job, tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        "importlib.import_module", lambda name: SimpleNamespace(step=lambda **kwargs: None)
+    )
+    paths = [tmp_path / "sub-01.tsv", tmp_path / "sub-02.tsv"]
+    run_per_subject(job, "fake:step", ["01", "02"], {}, timings=paths)
+    for path in paths:
+        header, row = (line.split("\t") for line in path.read_text().splitlines())
+        assert header[:3] == ["s", "h:m:s", "max_rss"] and len(row) == len(header) == 10
+        values = dict(zip(header, row, strict=True))
+        assert float(values["s"]) >= 0 and float(values["max_rss"]) > 0
+        assert float(values["cpu_time"]) >= 0 and values["io_in"] == "NA"
+
+
 def test_runner_rejects_mismatched_per_subject_lists(job):
     with pytest.raises(ValueError, match="out has 1 values for 2 subjects"):
         run_per_subject(job, "subject:load_subject", ["01", "02"], {"out": ["a"]})
+    with pytest.raises(ValueError, match="timings has 3 values for 2 subjects"):
+        run_per_subject(job, "subject:load_subject", ["01", "02"], {}, timings=["a"] * 3)
 
 
 def test_runner_stops_at_the_first_failing_subject(job, monkeypatch):

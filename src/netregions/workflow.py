@@ -40,6 +40,7 @@ __all__ = [
     "timeseries_data_input",
     "timeseries_extra_smoothing",
     "write_provenance",
+    "write_timing",
 ]
 
 from netregions.naming import FUNC_SUFFIX
@@ -145,6 +146,7 @@ def run_per_subject(
     target: str,
     subjects: Sequence[str],
     per_subject: Mapping[str, Sequence[Any]],
+    timings: Sequence[str | Path] | None = None,
     **common: Any,
 ) -> None:
     """Set up a batch job, then call ``target`` once per subject, in order, in this process.
@@ -161,6 +163,10 @@ def run_per_subject(
         The batch's subject labels.
     per_subject : mapping of str to sequence
         Arguments that differ between subjects: one value per subject, in ``subjects`` order.
+    timings : sequence of path-like, optional
+        One benchmark-style TSV per subject (``s``, ``h:m:s``, ``max_rss`` in MB, ``cpu_time``;
+        Snakemake's other columns are NA): the subject's own wall and CPU time, and the
+        process's peak memory so far. Snakemake's ``benchmark:`` file covers the whole job.
     **common
         Arguments shared by every subject.
 
@@ -170,7 +176,8 @@ def run_per_subject(
         A per-subject argument without exactly one value per subject (a wiring error).
     """
     setup_job(snakemake)
-    for name, values in per_subject.items():
+    timings = list(timings or [])
+    for name, values in {**per_subject, "timings": timings or subjects}.items():
         if len(values) != len(subjects):
             raise ValueError(
                 f"{target}: {name} has {len(values)} values for {len(subjects)} subjects"
@@ -178,10 +185,57 @@ def run_per_subject(
     func = _import_target(target)
     for i, subject in enumerate(subjects):
         kwargs = {"subject": subject, **{k: v[i] for k, v in per_subject.items()}, **common}
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         log.info("%s", _call_repr(target, kwargs))
         func(**kwargs)
-        log.info("sub-%s done in %.2f s", subject, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        log.info("sub-%s done in %.2f s", subject, seconds)
+        if timings:
+            write_timing(timings[i], seconds, time.process_time() - cpu_start, peak_rss_mb())
+
+
+#: Columns of Snakemake's benchmark files, which the per-subject timing files mimic.
+TIMING_COLUMNS = (
+    "s",
+    "h:m:s",
+    "max_rss",
+    "max_vms",
+    "max_uss",
+    "max_pss",
+    "io_in",
+    "io_out",
+    "mean_load",
+    "cpu_time",
+)
+
+
+def write_timing(path: str | Path, seconds: float, cpu_seconds: float, max_rss_mb: float) -> Path:
+    """Write one subject's timing in the layout of a Snakemake ``benchmark:`` file, atomically.
+
+    Parameters
+    ----------
+    path : path-like
+    seconds : float
+        Wall time.
+    cpu_seconds : float
+        CPU time of the process over the same span.
+    max_rss_mb : float
+        Peak resident memory (MB).
+    """
+    import datetime
+
+    from netregions.io import atomic_path
+
+    values = {
+        "s": f"{seconds:.4f}",
+        "h:m:s": str(datetime.timedelta(seconds=round(seconds))),
+        "max_rss": f"{max_rss_mb:.2f}",
+        "cpu_time": f"{cpu_seconds:.2f}",
+    }
+    row = "\t".join(values.get(column, "NA") for column in TIMING_COLUMNS)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text("\t".join(TIMING_COLUMNS) + "\n" + row + "\n")
+    return Path(path)
 
 
 def subject_batches(subjects: Sequence[str], per_job: int) -> dict[str, list[str]]:

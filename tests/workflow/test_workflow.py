@@ -127,8 +127,14 @@ def test_tiny_run_writes_every_contract_output(tiny_run):
         assert bench[0].startswith("s\th:m:s\tmax_rss") and len(bench) == 2
     batches = ["sub-01_to_sub-02", "sub-03"]  # two subjects per job (TINY)
     for stage in ["load_subject", "preprocess_subject", "subject_timeseries"]:
-        assert sorted(p.stem for p in (results / "benchmarks" / stage).iterdir()) == batches
+        # Snakemake's file per batch job, and one per subject (the contract's names): the
+        # batch's own timing files, or Snakemake's for the one-subject batch sub-03
+        files = sorted(p.stem for p in (results / "benchmarks" / stage).iterdir())
+        assert files == ["sub-01", "sub-01_to_sub-02", "sub-02", "sub-03"]
         assert sorted(p.stem for p in (results / "logs" / stage).iterdir()) == batches
+        for name in files:
+            bench = (results / "benchmarks" / stage / f"{name}.tsv").read_text().splitlines()
+            assert bench[0].startswith("s\th:m:s\tmax_rss") and len(bench) == 2
     log = (results / "logs" / "preprocess_subject" / "sub-01_to_sub-02.log").read_text()
     assert "sub-01 done in" in log and "sub-02 done in" in log
     for rule, wildcard in [("load_subject", "sub-03"), ("connectivity", "correlation")]:

@@ -66,6 +66,16 @@ def batch_bench(rule_name, batch):
     return f"{R}/benchmarks/{rule_name}/{batch}.tsv"
 
 
+def batch_timings(rule_name, subjects):
+    """Per-subject timing files of a batch job, as the contract names benchmark files.
+
+    A one-subject batch has none: its Snakemake benchmark file already has that name.
+    """
+    if len(subjects) == 1:
+        return []
+    return [f"{R}/benchmarks/{rule_name}/sub-{s}.tsv" for s in subjects]
+
+
 def batch_funcs(subjects):
     return [INPUTS[s]["func"] for s in subjects]
 

@@ -39,7 +39,8 @@ for batch, members in BATCHES.items():
             regions=rules.extract_regions.output.regions,
             confounds=[path for path in batch_confounds(members) if path],
         output:
-            expand_subjects(subject_path("timeseries.tsv"), members),
+            tables=expand_subjects(subject_path("timeseries.tsv"), members),
+            timings=batch_timings("subject_timeseries", members),
         log:
             batch_log("subject_timeseries", batch),
         benchmark:

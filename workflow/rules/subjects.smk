@@ -16,6 +16,7 @@ for batch, members in BATCHES.items():
         output:
             mean=expand_subjects(subject_path("mean.nii.gz"), members),
             cache=expand_subjects(subject_path("bold.npy"), members),
+            timings=batch_timings("load_subject", members),
         log:
             batch_log("load_subject", batch),
         benchmark:
@@ -41,6 +42,7 @@ for batch, members in BATCHES.items():
         output:
             reduced=expand_subjects(subject_path("reduced.npy"), members),
             smoothed=expand_subjects(subject_path("smoothed.npy"), members),
+            timings=batch_timings("preprocess_subject", members),
         log:
             batch_log("preprocess_subject", batch),
         benchmark:

@@ -9,4 +9,5 @@ run_per_subject(
     "subject:load_subject",
     snakemake.params.subjects,
     {"bold": snakemake.input.bold, "mean": snakemake.output.mean, "cache": snakemake.output.cache},
+    timings=snakemake.output.timings,
 )

@@ -14,6 +14,7 @@ run_per_subject(
         "reduced": snakemake.output.reduced,
         "smoothed": snakemake.output.smoothed,
     },
+    timings=snakemake.output.timings,
     mask=snakemake.input.mask,
     **params,
 )

@@ -12,8 +12,9 @@ run_per_subject(
     {
         "data": snakemake.input.data,
         "confounds": params.pop("confounds"),
-        "output": snakemake.output,
+        "output": snakemake.output.tables,
     },
+    timings=snakemake.output.timings,
     mask=snakemake.input.mask,
     regions=snakemake.input.regions,
     **params,
