@@ -73,17 +73,23 @@ def prepare(n_subjects: int) -> Path:
 
 
 def job_records(results: Path) -> list[dict]:
-    """One record per job: rule, wall time (benchmark file), peak RSS (job log)."""
+    """One record per job: rule, wall time (benchmark file), peak RSS (job log).
+
+    The per-subject timing files that batch jobs write next to Snakemake's benchmark files
+    have no log of their own and are left out (they are not jobs).
+    """
     records = []
     for bench in sorted((results / "benchmarks").rglob("*.tsv")):
         rel = bench.relative_to(results / "benchmarks")
         rule = rel.parts[0].removesuffix(".tsv")
+        log = results / "logs" / rel.with_suffix(".log")
+        if not log.exists():
+            continue
         names, values = (line.split("\t") for line in bench.read_text().splitlines()[:2])
         row = dict(zip(names, values, strict=True))
         seconds = float(row["s"])
         sampled = float(row["max_rss"]) if row["max_rss"] not in ("NA", "-") else 0.0
-        log = results / "logs" / rel.with_suffix(".log")
-        match = re.search(r"peak RSS (\d+) MB", log.read_text()) if log.exists() else None
+        match = re.search(r"peak RSS (\d+) MB", log.read_text())
         records.append(
             {
                 "rule": rule,

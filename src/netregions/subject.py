@@ -1,7 +1,9 @@
 """Per-subject recipes of the workflow, each a commented list of one-call steps.
 
 A subject's ``.nii.gz`` is decoded once per run, by :func:`load_subject`, which caches the
-decoded array as ``.npy``; later steps memory-map the cache.
+decoded array as ``.npy``; later steps read the cache a block of volumes at a time. Batch jobs
+of the workflow call these functions for several subjects in one process
+(:func:`netregions.workflow.run_per_subject`).
 
 Smoothing happens twice in the reference pipeline: before the decomposition
 (``decomposition.smoothing_fwhm``) and again inside the region signal extractor
@@ -97,7 +99,8 @@ class _VolumeSum:
         return np.true_divide(self.total, np.intp(self.count), out=self.total, casting="unsafe")
 
 
-#: Volumes smoothed at a time: bounds memory to a few MB beyond the in-mask output.
+#: Volumes decoded or smoothed at a time: bounds memory to ~15 MB (default grid) beyond the
+#: in-mask output, whatever the run's length.
 CHUNK_VOLUMES = 24
 
 
