@@ -197,3 +197,27 @@ def test_bad_input_stops_the_run_with_a_message_naming_it(tmp_path, tiny_run):
     expected = f"sub-02: confounds have {n_volumes - 3} rows but the BOLD run has {n_volumes}"
     assert expected in result.stdout + result.stderr
     assert not (tmp_path / "results" / "group").exists()  # stopped before any group step
+
+
+def test_corrupt_run_fails_its_batch_naming_the_subject_and_leaves_no_output(tmp_path, tiny_run):
+    source = tiny_run / "data" / "synthetic"
+    data = tmp_path / "data"
+    data.mkdir()
+    for subject in ("01", "02", "03"):
+        shutil.copy(source / f"sub-{subject}{FUNC_SUFFIX}", data)
+    bold = data / f"sub-02{FUNC_SUFFIX}"
+    raw = bytearray(bold.read_bytes())
+    raw[len(raw) // 2 : len(raw) // 2 + 64] = bytes(64)  # the header still reads: check passes
+    bold.write_bytes(bytes(raw))
+    local = {"func": f"{data}/sub-{{subject}}{FUNC_SUFFIX}", "confounds": None}
+    write_config(tmp_path, {"data": {"source": "local", "local": local}})
+    result = snakemake(tmp_path, "--cores", "1", "--keep-going", check=False)
+    assert result.returncode != 0
+    log = (tmp_path / "results" / "logs" / "load_subject" / "sub-01_to_sub-02.log").read_text()
+    assert f"sub-02: cannot decode image data of {bold}" in log
+    subjects = tmp_path / "results" / "subjects"
+    # the failed batch (sub-01, sub-02) leaves nothing, although sub-01 was decoded first;
+    # the other batch (sub-03) finished
+    assert not any((subjects / "sub-01").glob("*"))
+    assert not (subjects / "sub-02" / "bold.npy").exists()
+    assert (subjects / "sub-03" / "bold.npy").exists()
