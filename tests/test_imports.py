@@ -32,3 +32,28 @@ def _imported_after(statement: str) -> set[str]:
 )
 def test_module_does_not_import_heavy_libraries(statement, forbidden):
     assert not _imported_after(statement) & forbidden
+
+
+def _modules_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+@pytest.mark.parametrize(
+    "statement,forbidden",
+    [
+        # what the Snakemake process runs at every invocation, no-op reruns included
+        (
+            "from netregions.workflow import discover_inputs as d; "
+            "d({'data': {'source': 'synthetic', 'n_subjects': 3, "
+            "'synthetic': {'data_dir': 'x'}}})",
+            {"numpy", "scipy", "nibabel"},
+        ),
+        # the connectome figure and correlation-only jobs do without these
+        ("import netregions.plotting", {"scipy.ndimage"}),
+        ("import netregions.connectome", {"scipy.linalg"}),
+    ],
+)
+def test_lean_paths_stay_lean(statement, forbidden):
+    assert not _modules_after(statement) & forbidden

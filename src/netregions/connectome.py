@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy import linalg
 
 from netregions.exceptions import InputDataError
 from netregions.io import read_tsv, write_tsv
@@ -200,6 +199,8 @@ def _connectivity_from_covariance(covariance: np.ndarray, kind: str) -> np.ndarr
         return covariance
     if kind == "correlation":
         return cov_to_corr(covariance)
+    from scipy import linalg  # only here: the default kind, correlation, never needs it (0.15 s)
+
     if kind == "precision":
         return linalg.inv(covariance)
     if kind == "partial correlation":
@@ -274,12 +275,16 @@ def _stack_matrices(matrices: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
 
 def _map_eigenvalues(matrix: np.ndarray, func: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """``V f(λ) Vᵀ`` for a symmetric matrix ``V diag(λ) Vᵀ``, symmetrised exactly."""
+    from scipy import linalg
+
     values, vectors = linalg.eigh(matrix)
     out = (vectors * func(values)) @ vectors.T
     return (out + out.T) / 2
 
 
 def _check_spd(matrix: np.ndarray) -> None:
+    from scipy import linalg
+
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"Expected a square matrix, got array of shape {matrix.shape}.")
     scale = np.max(np.abs(matrix), initial=0.0)
@@ -316,6 +321,8 @@ def _riemannian_gradient(mean: np.ndarray, mats: np.ndarray) -> tuple[np.ndarray
     The mean log is (minus) the Riemannian gradient of the sum of squared distances, expressed
     in the tangent space at ``mean``.
     """
+    from scipy import linalg
+
     values, vectors = linalg.eigh(mean)
     sqrt = (vectors * np.sqrt(values)) @ vectors.T
     inv_sqrt = (vectors / np.sqrt(values)) @ vectors.T
