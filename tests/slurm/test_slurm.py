@@ -7,7 +7,7 @@ The tiny synthetic dataset of the workflow tests then runs twice: ``--cores 2`` 
 identical.
 
 By default (CI) SLURM runs the workflow up to the network maps (``results/group/components.nii.gz``:
-data generation, per-subject group jobs, group mask, the two threaded steps): 2-3 minutes on
+data generation, per-subject batch jobs, group mask, the two threaded steps): 2-3 minutes on
 2 cores. ``NETREGIONS_SLURM_FULL=1`` sends every rule through SLURM: 3-4 minutes.
 
     tests/slurm/run_slurm_test.sh            # reduced
