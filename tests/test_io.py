@@ -123,7 +123,7 @@ def test_truncated_uncompressed_data(tmp_path, rng, read):
     path = tmp_path / "bold.nii"
     _bold(path, rng)
     path.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(InputDataError, match="sub-02: .*truncated"):
+    with pytest.raises(InputDataError, match=r"^sub-02: \S+bold\.nii is truncated: \d+ of"):
         read(path, "02")
 
 

@@ -212,23 +212,48 @@ def load_image(path: Path | str, subject: str | None = None) -> tuple[np.ndarray
         announces).
     """
     path = Path(path)
-    where = _where(path, subject)
     hdr = _read_header(path, subject)
+    ((_, data),) = _decode_blocks(path, hdr, subject, None)  # one block: the whole image
+    return data, hdr.get_best_affine()
+
+
+def _decode_blocks(
+    path: Path, hdr: nib.Nifti1Header, subject: str | None, volumes: int | None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Decode an image's data ``volumes`` volumes at a time (None: all at once).
+
+    A 4D image is cut along its last axis; any other image is one block. Blocks are
+    Fortran-ordered, scaled as :func:`_apply_scaling` does, and share one buffer (each is
+    valid until the next is read). The stream is read to its end, so that gzip's CRC is
+    checked.
+    """
+    where = _where(path, subject)
     shape = tuple(int(n) for n in hdr.get_data_shape())
+    frame, n_frames = (shape[:3], shape[3]) if len(shape) == 4 else (shape, 1)
+    step = max(1, min(volumes or n_frames, n_frames))
     dtype = hdr.get_data_dtype()
-    offset = int(hdr.get_data_offset())
-    raw = np.empty(int(np.prod(shape)) * dtype.itemsize, dtype=np.uint8)
+    frame_bytes = int(np.prod(frame)) * dtype.itemsize
+    raw = np.empty(frame_bytes * step, dtype=np.uint8)
+    total = 0
     try:
         with _open(path) as f:
-            f.seek(offset)
-            got = _read_into(f, memoryview(raw))
+            f.seek(int(hdr.get_data_offset()))
+            for start in range(0, n_frames, step):
+                n = min(step, n_frames - start)
+                got = _read_into(f, memoryview(raw)[: n * frame_bytes])
+                total += got
+                if got != n * frame_bytes:
+                    break
+                block = raw[: n * frame_bytes].view(dtype)
+                block = block.reshape((*frame, n) if len(shape) == 4 else shape, order="F")
+                yield start, _apply_scaling(block, hdr)
             f.read(1)  # reach the end of the stream so that the gzip CRC is verified
     except (OSError, EOFError, ValueError) as exc:
         raise InputDataError(f"{where}cannot decode image data of {path}: {exc}") from exc
-    if got != raw.size:
-        raise InputDataError(f"{where}{path} is truncated: {got} of {raw.size} data bytes present")
-    data = raw.view(dtype).reshape(shape, order="F")
-    return _apply_scaling(data, hdr), hdr.get_best_affine()
+    if total != n_frames * frame_bytes:
+        raise InputDataError(
+            f"{where}{path} is truncated: {total} of {n_frames * frame_bytes} data bytes present"
+        )
 
 
 def _decoded_dtype(hdr: nib.Nifti1Header) -> np.dtype:
@@ -266,31 +291,11 @@ def iter_image_chunks(
         Missing, truncated or corrupt file, or not 4D.
     """
     path = Path(path)
-    where = _where(path, subject)
     hdr = _read_header(path, subject)
-    shape = tuple(int(n) for n in hdr.get_data_shape())
+    shape = hdr.get_data_shape()
     if len(shape) != 4:
-        raise InputDataError(f"{where}{path} is {len(shape)}D, expected a 4D run")
-    dtype = hdr.get_data_dtype()
-    volume_bytes = int(np.prod(shape[:3])) * dtype.itemsize
-    raw = np.empty(volume_bytes * min(chunk, shape[3]), dtype=np.uint8)
-    try:
-        with _open(path) as f:
-            f.seek(int(hdr.get_data_offset()))
-            for start in range(0, shape[3], chunk):
-                n = min(chunk, shape[3] - start)
-                got = _read_into(f, memoryview(raw)[: n * volume_bytes])
-                if got != n * volume_bytes:
-                    total = start * volume_bytes + got
-                    raise InputDataError(
-                        f"{where}{path} is truncated: {total} of "
-                        f"{shape[3] * volume_bytes} data bytes present"
-                    )
-                block = raw[: n * volume_bytes].view(dtype).reshape((*shape[:3], n), order="F")
-                yield start, _apply_scaling(block, hdr)
-            f.read(1)  # reach the end of the stream so that the gzip CRC is verified
-    except (OSError, EOFError, ValueError) as exc:
-        raise InputDataError(f"{where}cannot decode image data of {path}: {exc}") from exc
+        raise InputDataError(f"{_where(path, subject)}{path} is {len(shape)}D, expected a 4D run")
+    yield from _decode_blocks(path, hdr, subject, chunk)
 
 
 def _read_into(f, view: memoryview) -> int:

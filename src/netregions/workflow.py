@@ -177,11 +177,12 @@ def run_per_subject(
     """
     setup_job(snakemake)
     timings = list(timings or [])
-    for name, values in {**per_subject, "timings": timings or subjects}.items():
-        if len(values) != len(subjects):
-            raise ValueError(
-                f"{target}: {name} has {len(values)} values for {len(subjects)} subjects"
-            )
+    lengths = {name: len(values) for name, values in per_subject.items()}
+    if timings:
+        lengths["timings"] = len(timings)
+    for name, length in lengths.items():
+        if length != len(subjects):
+            raise ValueError(f"{target}: {name} has {length} values for {len(subjects)} subjects")
     func = _import_target(target)
     for i, subject in enumerate(subjects):
         kwargs = {"subject": subject, **{k: v[i] for k, v in per_subject.items()}, **common}
