@@ -194,3 +194,17 @@ def test_timeseries_from_the_raw_cache_smooths_with_its_own_fwhm(tmp_path, rng):
     expected = clean(signals.astype(np.float32))
     _, got = read_tsv(tmp_path / "ts.tsv")
     np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_timeseries_rereads_group_files_rewritten_in_the_same_process(tmp_path, rng):
+    """The per-process cache of the mask and maps never serves a rewritten file's old maps."""
+    _timeseries_inputs(tmp_path, rng)
+    paths = [tmp_path / n for n in ("smoothed.npy", "mask.nii.gz", "regions.nii.gz")]
+    subject_timeseries(*paths, tmp_path / "a.tsv")
+    img = nib.load(tmp_path / "regions.nii.gz")
+    swapped = np.asanyarray(img.dataobj)[..., ::-1].copy()
+    save_nifti(swapped, img.affine, tmp_path / "regions.nii.gz")  # same size, new file
+    subject_timeseries(*paths, tmp_path / "b.tsv")
+    _, first = read_tsv(tmp_path / "a.tsv")
+    _, second = read_tsv(tmp_path / "b.tsv")
+    np.testing.assert_array_equal(second, first[:, ::-1])

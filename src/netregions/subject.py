@@ -15,7 +15,9 @@ cached raw data itself.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +29,48 @@ __all__ = ["load_subject", "preprocess_subject", "subject_timeseries"]
 log = logging.getLogger("netregions")
 
 
+def _file_stamp(path: str | Path) -> tuple[str, int, int, int]:
+    """Key of a file's current content for the per-process caches.
+
+    Path, inode, size and modification time: an atomically rewritten file (a new inode)
+    never hits a stale entry, even within the file system's timestamp resolution.
+    """
+    stat = os.stat(path)
+    return os.path.realpath(path), stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
 def _load_mask(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    return _read_mask(_file_stamp(path))
+
+
+# A batch job calls a step once per subject with the same group files: decode them once
+# (the region maps alone take ~45 ms to decode, a third of a subject's time-series step).
+# The arrays are shared between calls, so they are made read-only.
+@functools.lru_cache(maxsize=2)
+def _read_mask(stamp: tuple[str, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     import nibabel as nib
 
-    img = nib.load(path)
-    return np.asanyarray(img.dataobj).astype(bool), img.affine
+    img = nib.load(stamp[0])
+    mask = np.asanyarray(img.dataobj).astype(bool)
+    return _read_only(mask), _read_only(img.affine)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_region_maps(
+    regions: tuple[str, int, int, int], mask: tuple[str, int, int, int], dtype: np.dtype
+) -> np.ndarray:
+    """Region maps inside the mask, shape (n_voxels, n_regions), C-contiguous."""
+    import nibabel as nib
+
+    from netregions.masking import apply_mask
+
+    maps = apply_mask(np.asanyarray(nib.load(regions[0]).dataobj), _read_mask(mask)[0]).T
+    return _read_only(np.ascontiguousarray(maps, dtype=dtype))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 def load_subject(
@@ -249,17 +288,13 @@ def subject_timeseries(
     columns : list of str, optional
         Confound columns to use (None = all).
     """
-    import nibabel as nib
-
     from netregions.io import read_confounds, write_tsv
-    from netregions.masking import apply_mask
     from netregions.signal import clean
 
     mask_data, affine = _load_mask(mask)
     series = _masked_series(data, mask_data, affine, smoothing_fwhm, subject)
-    region_img = nib.load(regions)
-    maps = apply_mask(np.asanyarray(region_img.dataobj), mask_data).T
-    signals = region_signals(series, np.ascontiguousarray(maps, dtype=series.dtype))
+    maps = _read_region_maps(_file_stamp(regions), _file_stamp(mask), series.dtype)
+    signals = region_signals(series, maps)
     table = None
     if confounds:
         table, _ = read_confounds(confounds, columns, series.shape[0], subject)
