@@ -704,3 +704,16 @@ def test_region_extractor_parity_with_nilearn(nilearn_regions, strategy, thresho
     assert len(index) > 3
     np.testing.assert_array_equal(index, nilearn_regions[f"{strategy}_index"])
     np.testing.assert_array_equal(regions, nilearn_regions[f"{strategy}_regions"])
+
+
+@pytest.mark.parametrize("shape", [(7,), (9, 8), (6, 7, 5), (1, 1, 1), (4, 1, 6)])
+@pytest.mark.parametrize("density", [0.0, 0.3, 0.6, 1.0])
+def test_reached_from_equals_binary_propagation(rng, shape, density):
+    """The random walker's reachability is scipy's binary propagation (6-neighbour cross)."""
+    from netregions.regions import _reached_from
+
+    for _ in range(5):
+        allowed = rng.random(shape) < density
+        start = allowed & (rng.random(shape) < 0.1)
+        expected = ndimage.binary_propagation(start, mask=allowed)
+        np.testing.assert_array_equal(_reached_from(start, allowed), expected)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from scipy import ndimage, sparse
+from scipy import sparse
 from scipy.sparse.linalg import cg
 
 from netregions import kernels
@@ -222,8 +222,25 @@ def _any_unlabeled_reachable(labels: np.ndarray) -> bool:
     unlabeled = labels == 0
     if not unlabeled.any() or not (labels > 0).any():
         return False
-    reached = ndimage.binary_propagation(labels > 0, mask=labels >= 0)
+    reached = _reached_from(labels > 0, labels >= 0)
     return bool((reached & unlabeled).any())
+
+
+def _reached_from(start: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Voxels of ``allowed`` 6-connected within ``allowed`` to a voxel of ``start``.
+
+    ``scipy.ndimage.binary_propagation(start, mask=allowed)`` for ``start`` inside
+    ``allowed``, computed from the components of ``allowed`` (the numba labelling kernel;
+    importing scipy.ndimage would cost this job 0.2 s). Arrays of up to 3 dimensions.
+    """
+    shape = allowed.shape
+    grid = shape + (1,) * (3 - allowed.ndim)  # a 2D cross is the 3D cross on a flat grid
+    components, _ = kernels.label(allowed.reshape(grid), connectivity=6)
+    components = components.reshape(shape)
+    touched = np.zeros(components.max() + 1, dtype=bool)
+    touched[components[start & allowed]] = True
+    touched[0] = False
+    return touched[components]
 
 
 def _renumber_without_gaps(labels: np.ndarray) -> np.ndarray:
@@ -239,8 +256,8 @@ def _renumber_without_gaps(labels: np.ndarray) -> np.ndarray:
 def _deactivate_unreachable(labels: np.ndarray) -> None:
     """Set to -1, in place, unlabeled voxels no seed reaches and seeds reaching no 0-voxel."""
     active = labels >= 0
-    from_seeds = ndimage.binary_propagation(labels > 0, mask=active)
-    from_unlabeled = ndimage.binary_propagation(labels == 0, mask=active)
+    from_seeds = _reached_from(labels > 0, active)
+    from_unlabeled = _reached_from(labels == 0, active)
     lost = ((labels == 0) & ~from_seeds) | ((labels > 0) & ~from_unlabeled)
     labels[lost] = -1
 
