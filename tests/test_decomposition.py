@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 from sklearn.utils.extmath import randomized_svd as sk_randomized_svd
@@ -5,6 +7,7 @@ from sklearn.utils.extmath import randomized_svd as sk_randomized_svd
 from netregions.decomposition import (
     canica,
     dict_learning,
+    map_row_blocks,
     randomized_svd,
     reduce_data,
     stack_reduced,
@@ -120,3 +123,40 @@ def test_canica_threshold_errors(rng):
     data, _ = _planted(rng)
     with pytest.raises(ValueError, match="must not be higher"):
         canica(data, 4, threshold=5.0, n_init=1)
+
+
+@pytest.mark.parametrize("n_jobs", [2, 3])
+def test_dict_learning_maps_do_not_depend_on_n_jobs(rng, n_jobs):
+    data, _ = _planted(rng)
+    serial = dict_learning(data, 4, alpha=0.5, random_state=0)
+    parallel = dict_learning(data, 4, alpha=0.5, random_state=0, n_jobs=n_jobs)
+    np.testing.assert_array_equal(parallel, serial)
+
+
+@pytest.mark.parametrize("n_rows,n_jobs", [(10, 1), (10, 2), (11, 3), (2, 5), (1, 2)])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_map_row_blocks_equals_one_call_in_the_same_layout(rng, n_rows, n_jobs, order):
+    rows = rng.standard_normal((n_rows, 4))
+
+    def rowwise(x):
+        return np.array(np.cumsum(x, axis=1) ** 2, order=order)
+
+    got = map_row_blocks(rowwise, rows, n_jobs)
+    expected = rowwise(rows)
+    np.testing.assert_array_equal(got, expected)
+    assert got.flags.c_contiguous == expected.flags.c_contiguous
+    assert got.flags.f_contiguous == expected.flags.f_contiguous
+
+
+def test_map_row_blocks_recomputes_the_block_of_a_failed_worker(rng):
+    parent = os.getpid()
+
+    def fails_in_children(x):
+        if os.getpid() != parent:
+            raise RuntimeError("worker fails")
+        return 2 * x
+
+    rows = rng.standard_normal((7, 3))
+    with pytest.warns(UserWarning, match="worker failed, computed again"):
+        got = map_row_blocks(fails_in_children, rows, 3)
+    np.testing.assert_array_equal(got, 2 * rows)

@@ -12,8 +12,10 @@ FastICA (voxels are samples); DictLearning starts from a one-shot, unthresholded
 from __future__ import annotations
 
 import logging
+import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -334,6 +336,7 @@ def dict_learning(
     batch_size: int = 20,
     n_epochs: int = 1,
     random_state: int = 0,
+    n_jobs: int = 1,
 ) -> np.ndarray:
     """Dictionary-learning maps of the stacked reduced data.
 
@@ -348,6 +351,9 @@ def dict_learning(
         Voxels per minibatch of the online algorithm.
     n_epochs : int, default=1
     random_state : int, default=0
+    n_jobs : int, default=1
+        Processes for the final sparse coding of every voxel (the slowest step: one small
+        Lasso per voxel in Python). The maps do not depend on it.
 
     Returns
     -------
@@ -360,7 +366,7 @@ def dict_learning(
     its sum of squares, then ridge loadings as the initial dictionary. Voxels are the
     samples of scikit-learn's online dictionary learning; the learned codes are the maps.
     """
-    from sklearn.decomposition import dict_learning_online
+    from sklearn.decomposition import dict_learning_online, sparse_encode
 
     data = np.array(data, order="F")  # the CanICA initialisation works in place
     init = _canica_inplace(
@@ -372,7 +378,7 @@ def dict_learning(
     max_iter = ((n_voxels - 1) // batch_size + 1) * n_epochs
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*did not converge.*")
-        code, _ = dict_learning_online(
+        dictionary = dict_learning_online(
             data.T,
             n_components,
             alpha=alpha,
@@ -381,12 +387,96 @@ def dict_learning(
             dict_init=loadings,
             verbose=0,
             random_state=random_state,
-            return_code=True,
+            return_code=False,
             shuffle=True,
             n_jobs=1,
             max_iter=max_iter,
         )
+        # the code that return_code=True would give (the estimator's transform), computed
+        # by blocks of voxels: each voxel's Lasso is independent of the others
+        code = map_row_blocks(
+            lambda voxels: sparse_encode(
+                voxels, dictionary, algorithm="lasso_cd", alpha=alpha, max_iter=1000, n_jobs=1
+            ),
+            data.T,
+            n_jobs,
+        )
     return _unit_rows_mostly_positive(code.T)
+
+
+def map_row_blocks(
+    func: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, n_jobs: int
+) -> np.ndarray:
+    """``func(rows)`` for a row-wise ``func``, computed in ``n_jobs`` forked processes.
+
+    The rows are cut into ``n_jobs`` consecutive blocks of 2 rows or more (fewer blocks if
+    needed). Each block but the last is handled by a forked child, which inherits the
+    loaded libraries and the data (no import, no pickling of the input, unlike a process
+    pool); the last one by this process.
+
+    Parameters
+    ----------
+    func : callable
+        Maps an (n, ...) array to an (n, k) array, each output row depending only on the same
+        input row, so that the blocks concatenate to exactly ``func(rows)``.
+    rows : ndarray, shape (n_rows, ...)
+    n_jobs : int
+        Processes to use (1, or a platform without ``fork``: everything here).
+
+    Returns
+    -------
+    ndarray, shape (n_rows, k)
+        In the memory layout of ``func``'s own result. A block whose child failed is
+        computed again here (with a warning).
+    """
+    n_jobs = max(1, min(n_jobs, len(rows) // 2))  # 2+ rows per block: a known layout
+    if n_jobs == 1 or not hasattr(os, "fork"):
+        return func(rows)
+    bounds = np.linspace(0, len(rows), n_jobs + 1).astype(int)
+    children = [_fork_block(func, rows[start:stop]) for start, stop in pairwise(bounds[:-1])]
+    last = func(rows[bounds[-2] :])
+    # same memory layout as func's own result: later reductions round by layout
+    out = np.empty_like(last, shape=(len(rows), *last.shape[1:]))
+    out[bounds[-2] :] = last
+    for (pid, pipe), (start, stop) in zip(children, pairwise(bounds[:-1]), strict=True):
+        block = _collect_block(pid, pipe, (stop - start, *last.shape[1:]), last.dtype)
+        if block is None:
+            warnings.warn(f"rows {start}-{stop}: worker failed, computed again", stacklevel=2)
+            block = func(rows[start:stop])
+        out[start:stop] = block
+    return out
+
+
+def _fork_block(func: Callable[[np.ndarray], np.ndarray], block: np.ndarray) -> tuple[int, int]:
+    """Start a child computing ``func(block)`` into a pipe; return (pid, read end)."""
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():  # Python >= 3.12 warns about fork in threaded processes
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # child: write the result, then leave without running any exit handler
+        status = 1
+        try:
+            os.close(read_end)
+            with os.fdopen(write_end, "wb") as out:
+                out.write(memoryview(np.ascontiguousarray(func(block))).cast("B"))
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _collect_block(
+    pid: int, pipe: int, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray | None:
+    """A child's result (None if it failed or wrote the wrong amount)."""
+    with os.fdopen(pipe, "rb") as source:
+        payload = source.read()
+    _, status = os.waitpid(pid, 0)
+    expected = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if status != 0 or len(payload) != expected:
+        return None
+    return np.frombuffer(payload, dtype=dtype).reshape(shape)
 
 
 # --------------------------------------------------------------------------- workflow step
@@ -421,6 +511,7 @@ def decompose(
     n_epochs: int = 1,
     canica_threshold: float | str | None = "auto",
     canica_n_init: int = 10,
+    n_jobs: int = 1,
 ) -> Path:
     """Workflow step: network maps from every subject's reduced data.
 
@@ -437,6 +528,9 @@ def decompose(
         See :func:`dict_learning`.
     canica_threshold, canica_n_init
         See :func:`canica` (``threshold``, ``n_init``).
+    n_jobs : int, default=1
+        Processes for dictionary learning's final sparse coding (the maps do not depend on
+        it); the workflow passes the job's threads.
 
     Returns
     -------
@@ -463,6 +557,7 @@ def decompose(
             batch_size=batch_size,
             n_epochs=n_epochs,
             random_state=random_state,
+            n_jobs=n_jobs,
         )
     elif method == "canica":
         maps = canica(

@@ -10,5 +10,6 @@ run(
     reduced=snakemake.input.reduced,
     mask=snakemake.input.mask,
     output=snakemake.output[0],
+    n_jobs=snakemake.threads,
     **snakemake.params.settings,
 )
