@@ -50,6 +50,8 @@ def _modules_after(statement: str) -> set[str]:
             "'synthetic': {'data_dir': 'x'}}})",
             {"numpy", "scipy", "nibabel"},
         ),
+        # ... and at the end of every run that executed jobs
+        ("from netregions.provenance import write_provenance", {"numpy", "nibabel"}),
         # the connectome figure and correlation-only jobs do without these
         ("import netregions.plotting", {"scipy.ndimage"}),
         ("import netregions.connectome", {"scipy.linalg"}),

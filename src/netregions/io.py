@@ -7,7 +7,6 @@ Snakemake could take for a finished output.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import warnings
@@ -18,6 +17,7 @@ import nibabel as nib
 import numpy as np
 from isal import igzip
 
+from netregions.atomic import atomic_path  # noqa: F401 (re-exported)
 from netregions.exceptions import InputDataError
 from netregions.naming import MISSING_VALUES, discover_subjects  # noqa: F401 (re-exported)
 
@@ -45,33 +45,6 @@ GZIP_LEVEL = 1
 
 def _where(path: Path | str, subject: str | None) -> str:
     return f"sub-{subject}: " if subject else ""
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path | str) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` on success.
-
-    Parameters
-    ----------
-    path : path-like
-        Final destination. Parent folders are created.
-
-    Yields
-    ------
-    Path
-        Temporary file name in the same folder (same file system, so the rename is atomic).
-        It keeps the destination's suffixes so that format detection by extension still works.
-        On error it is removed and the exception propagates.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 # --------------------------------------------------------------------------- images

@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from netregions.io import atomic_path
+from netregions.atomic import atomic_path
 
 __all__ = ["package_versions", "write_provenance"]
 

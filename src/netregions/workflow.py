@@ -225,7 +225,7 @@ def write_timing(path: str | Path, seconds: float, cpu_seconds: float, max_rss_m
     """
     import datetime
 
-    from netregions.io import atomic_path
+    from netregions.atomic import atomic_path
 
     values = {
         "s": f"{seconds:.4f}",
