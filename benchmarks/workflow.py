@@ -12,9 +12,11 @@ into ``benchmarks/out/data-<n>`` (not timed). Then, ``--repeats`` times: a cold 
 whole workflow (every figure) into a fresh results folder with ``--cores 2``, a no-op rerun,
 and a rerun after changing ``regions.threshold``. Reported: medians over the repeats of the
 wall times, per-rule wall time (median job, sum over jobs) and peak memory (``VmHWM`` of
-each job, from its log; Snakemake's ``max_rss`` from the ``benchmark:`` files is shown too, but
-it is sampled every 0.5 s and misses short peaks), and per stage
-(per-subject jobs vs group jobs). ``--reference`` runs nilearn's example (DictLearning +
+each job's process, from its log; Snakemake's ``max_rss`` and ``max_pss`` from the
+``benchmark:`` files are shown too: sampled every 0.5 s, they miss short peaks, but they sum
+over the job's process tree, where ``max_rss`` counts the pages a forked worker shares with
+its parent twice and ``max_pss`` shares them out), and per stage (per-subject jobs vs group
+jobs). ``--reference`` runs nilearn's example (DictLearning +
 RegionExtractor + ConnectivityMeasure on the same files, no plots) in ``.venv-nilearn`` and
 prints the ratio. A JSON record of everything goes to ``benchmarks/out/workflow-<n>.json``.
 """
@@ -39,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out"
 BIN = Path(sys.executable).parent
 NILEARN_PYTHON = REPO / ".venv-nilearn" / "bin" / "python"
+MEMORY = ("max_rss", "max_pss")  # Snakemake benchmark columns, MB
 PER_SUBJECT = {"load_subject", "preprocess_subject", "subject_timeseries"}
 FUNC = "sub-{s}_task-pixar_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz"
 CONFOUNDS = "sub-{s}_task-pixar_desc-reducedConfounds_regressors.tsv"
@@ -88,14 +91,15 @@ def job_records(results: Path) -> list[dict]:
         names, values = (line.split("\t") for line in bench.read_text().splitlines()[:2])
         row = dict(zip(names, values, strict=True))
         seconds = float(row["s"])
-        sampled = float(row["max_rss"]) if row["max_rss"] not in ("NA", "-") else 0.0
+        sampled = {k: float(row[k]) if row[k] not in ("NA", "-") else 0.0 for k in MEMORY}
         match = re.search(r"peak RSS (\d+) MB", log.read_text())
         records.append(
             {
                 "rule": rule,
                 "s": seconds,
                 "peak_rss_mb": int(match.group(1)) if match else None,
-                "snakemake_max_rss_mb": sampled,
+                "snakemake_max_rss_mb": sampled["max_rss"],
+                "snakemake_max_pss_mb": sampled["max_pss"],
             }
         )
     return records
@@ -127,12 +131,13 @@ def summarize(repeats: list[dict]) -> dict:
             per_rule.setdefault(job["rule"], []).append(job)
         for rule, jobs in per_rule.items():
             entry = rules.setdefault(
-                rule, {"n": len(jobs), "sum": [], "median": [], "rss": [], "sampled": []}
+                rule, {"n": len(jobs), "sum": [], "median": [], "rss": [], "sampled": [], "pss": []}
             )
             entry["sum"].append(sum(j["s"] for j in jobs))
             entry["median"].append(statistics.median(j["s"] for j in jobs))
             entry["rss"] += [j["peak_rss_mb"] or 0 for j in jobs]
             entry["sampled"] += [j["snakemake_max_rss_mb"] for j in jobs]
+            entry["pss"] += [j.get("snakemake_max_pss_mb", 0.0) for j in jobs]
     table = {
         rule: {
             "jobs": e["n"],
@@ -140,6 +145,7 @@ def summarize(repeats: list[dict]) -> dict:
             "sum_s": statistics.median(e["sum"]),
             "max_peak_rss_mb": max(e["rss"]),
             "max_snakemake_rss_mb": max(e["sampled"]),
+            "max_snakemake_pss_mb": max(e["pss"]),
         }
         for rule, e in rules.items()
     }
@@ -233,12 +239,13 @@ def print_report(n_subjects: int, summary: dict, reference: dict | None, per_job
         )
     print(
         "\n| rule | jobs | median job (s) | sum (s) | peak RSS, VmHWM (MB) "
-        "| Snakemake max_rss (MB) |\n|---|---|---|---|---|---|"
+        "| Snakemake max_rss (MB) | Snakemake max_pss (MB) |\n|---|---|---|---|---|---|---|"
     )
     for rule, v in sorted(summary["rules"].items(), key=lambda kv: -kv[1]["sum_s"]):
         print(
             f"| {rule} | {v['jobs']} | {v['median_job_s']:.2f} | {v['sum_s']:.1f} | "
-            f"{v['max_peak_rss_mb']} | {v['max_snakemake_rss_mb']:.0f} |"
+            f"{v['max_peak_rss_mb']} | {v['max_snakemake_rss_mb']:.0f} | "
+            f"{v['max_snakemake_pss_mb']:.0f} |"
         )
 
 
