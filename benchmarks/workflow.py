@@ -1,11 +1,16 @@
 """End-to-end benchmark of the workflow (issue 8), optionally against the nilearn reference.
 
-Usage (from the repository root, after ``make install``)::
+Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/workflow.py                     # 20 subjects, 3 cold runs
-    .venv/bin/python benchmarks/workflow.py --reference         # + nilearn's example pipeline
-    .venv/bin/python benchmarks/workflow.py --subjects 5 20 80  # scaling
-    .venv/bin/python benchmarks/workflow.py --subjects-per-job 1 10  # batching vs one job each
+    make bench                                       # = the first line below, in .venv-bench
+    .venv-bench/bin/python benchmarks/workflow.py --reference         # + nilearn's example
+    .venv-bench/bin/python benchmarks/workflow.py --subjects 5 20 80  # scaling
+    .venv-bench/bin/python benchmarks/workflow.py --subjects-per-job 1 10  # batching vs not
+
+Snakemake and the jobs run from the environment of the Python that runs this script:
+``.venv-bench`` (``make bench``) holds the runtime dependencies only, as ``make run`` installs
+them; ``.venv`` after ``make test`` also holds the SLURM executor plugin, which makes every
+Snakemake invocation slower.
 
 For each subject count the synthetic dataset (default size, 50x59x50x168) is generated once
 into ``benchmarks/out/data-<n>`` (not timed). Then, ``--repeats`` times: a cold run of the
