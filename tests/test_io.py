@@ -263,6 +263,26 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     assert not target.exists() and not list(target.parent.iterdir())
 
 
+def test_atomic_path_removes_what_killed_writers_left(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True
+    )
+    dead_pid = int(dead.stdout)
+    target = tmp_path / "x.npy"
+    killed = tmp_path / f".tmp-{dead_pid}-x.npy"
+    running = tmp_path / f".tmp-{os.getppid()}-x.npy"  # a live writer: left alone
+    other = tmp_path / f".tmp-{dead_pid}-y-x.npy"  # another destination (y-x.npy): left alone
+    for leftover in (killed, running, other):
+        leftover.write_bytes(b"partial")
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"complete")
+    assert target.read_bytes() == b"complete"
+    assert not killed.exists() and running.exists() and other.exists()
+
+
 def test_save_array_keeps_fortran_layout(tmp_path, rng):
     data = np.asfortranarray(rng.standard_normal((3, 4, 5)))
     save_array(data, tmp_path / "a.npy")
