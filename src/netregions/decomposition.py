@@ -35,6 +35,10 @@ log = logging.getLogger("netregions")
 #: Ridge penalty of the initial loadings (the reference's value).
 LOADINGS_ALPHA = 1e-8
 
+#: Coordinate-descent iterations of each voxel's Lasso, in the online learning and in the
+#: final sparse coding alike (scikit-learn's default, which the reference keeps).
+SPARSE_CODING_MAX_ITER = 1000
+
 
 # --------------------------------------------------------------------------- SVD
 
@@ -391,12 +395,18 @@ def dict_learning(
             shuffle=True,
             n_jobs=1,
             max_iter=max_iter,
+            method_max_iter=SPARSE_CODING_MAX_ITER,
         )
         # the code that return_code=True would give (the estimator's transform), computed
         # by blocks of voxels: each voxel's Lasso is independent of the others
         code = map_row_blocks(
             lambda voxels: sparse_encode(
-                voxels, dictionary, algorithm="lasso_cd", alpha=alpha, max_iter=1000, n_jobs=1
+                voxels,
+                dictionary,
+                algorithm="lasso_cd",
+                alpha=alpha,
+                max_iter=SPARSE_CODING_MAX_ITER,
+                n_jobs=1,
             ),
             data.T,
             n_jobs,

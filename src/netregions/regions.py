@@ -152,7 +152,7 @@ def random_walker(
     Parameters
     ----------
     data : ndarray, shape (x, y, z)
-        Values that set the edge weights (any number of dimensions works).
+        Values that set the edge weights (up to 3 dimensions).
     labels : ndarray of int, shape (x, y, z)
         Seeds > 0, unlabeled voxels 0, inactive voxels < 0 (left out of the graph).
         Not modified.

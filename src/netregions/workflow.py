@@ -8,6 +8,7 @@ nothing heavy at module level: a no-op rerun must stay fast.
 from __future__ import annotations
 
 import atexit
+import functools
 import gc
 import importlib
 import logging
@@ -496,9 +497,7 @@ def release_scheduler_timers() -> int:
     return cancelled
 
 
-_EXIT_FREEZE = {"registered": False}
-
-
+@functools.cache  # one exit handler per process, however often it is called
 def skip_exit_collections() -> None:
     """Spare this process the garbage collections of interpreter shutdown.
 
@@ -508,12 +507,9 @@ def skip_exit_collections() -> None:
     An exit handler that freezes the heap makes those collections skip it. Every exit
     handler still runs and objects are still freed by reference counting; only unreachable
     reference cycles are left to the operating system, which reclaims the process anyway.
-    Registered once per process: from :func:`setup_job` in jobs, from ``common.smk`` in the
-    Snakemake process.
+    Called from :func:`setup_job` in jobs and from ``common.smk`` in the Snakemake process.
     """
-    if not _EXIT_FREEZE["registered"]:
-        atexit.register(gc.freeze)
-        _EXIT_FREEZE["registered"] = True
+    atexit.register(gc.freeze)
 
 
 # --------------------------------------------------------------------------- provenance
