@@ -443,12 +443,13 @@ def map_row_blocks(
     if n_jobs == 1 or not hasattr(os, "fork"):
         return func(rows)
     bounds = np.linspace(0, len(rows), n_jobs + 1).astype(int)
-    children = [_fork_block(func, rows[start:stop]) for start, stop in pairwise(bounds[:-1])]
+    forked = list(pairwise(bounds[:-1]))  # every block but the last
+    children = [_fork_block(func, rows[start:stop]) for start, stop in forked]
     last = func(rows[bounds[-2] :])
     # same memory layout as func's own result: later reductions round by layout
     out = np.empty_like(last, shape=(len(rows), *last.shape[1:]))
     out[bounds[-2] :] = last
-    for (pid, pipe), (start, stop) in zip(children, pairwise(bounds[:-1]), strict=True):
+    for (pid, pipe), (start, stop) in zip(children, forked, strict=True):
         block = _collect_block(pid, pipe, (stop - start, *last.shape[1:]), last.dtype)
         if block is None:
             warnings.warn(f"rows {start}-{stop}: worker failed, computed again", stacklevel=2)
