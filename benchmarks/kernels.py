@@ -42,6 +42,13 @@ def make_map(rng: np.random.Generator) -> np.ndarray:
     return ndi.gaussian_filter(rng.standard_normal(SHAPE), 2.0).astype(np.float32)
 
 
+def make_brain_mask() -> np.ndarray:
+    """Ellipsoid over ~27 % of the grid, about the share of a brain in an EPI field of view."""
+    axes = [np.linspace(-1, 1, n) for n in SHAPE]
+    x, y, z = np.meshgrid(*axes, indexing="ij")
+    return x**2 + y**2 + z**2 <= 0.8**2
+
+
 def make_maps(rng: np.random.Generator, n_maps: int = 8) -> np.ndarray:
     """Sparse 4D stack (about 10 % non-zero per map), Fortran-ordered like a NIfTI image."""
     maps = np.stack([make_map(rng) for _ in range(n_maps)], axis=-1)
@@ -60,6 +67,11 @@ def cases(rng: np.random.Generator) -> list[tuple[str, Callable, tuple]]:
     return [
         ("smooth 50x59x50x168 F f32, 6 mm @ 4 mm", kernels.smooth, (series, AFFINE_4MM, 6.0)),
         ("smooth 50x59x50 map", kernels.smooth, (blob_map, AFFINE_4MM, 6.0)),
+        (
+            "smooth_in_mask series, ellipsoid mask",
+            kernels.smooth_in_mask,
+            (series, AFFINE_4MM, 6.0, make_brain_mask()),
+        ),
         ("label blobs, 26-conn", kernels.label, (blobs, 26)),
         ("label blobs, 6-conn", kernels.label, (blobs, 6)),
         ("label 30 % noise, 26-conn", kernels.label, (noise, 26)),

@@ -166,13 +166,15 @@ def _masked_series(
         raise InputDataError(
             f"sub-{subject}: run grid {data.shape[:3]} differs from the group mask {mask.shape}"
         )
-    if fwhm:
-        from netregions.kernels import smooth
+    if fwhm:  # smooths only what the in-mask values depend on (kernels.smooth_in_mask)
+        from netregions.kernels import smooth_in_mask
     series = np.empty((data.shape[3], int(mask.sum())), dtype=data.dtype)
     del data
     for start, block in iter_volume_chunks(cache, CHUNK_VOLUMES):
-        smoothed = smooth(block, affine, fwhm) if fwhm else block
-        series[start : start + block.shape[3]] = apply_mask(smoothed, mask)
+        stop = start + block.shape[3]
+        series[start:stop] = (
+            smooth_in_mask(block, affine, fwhm, mask) if fwhm else apply_mask(block, mask)
+        )
     return series
 
 

@@ -40,6 +40,12 @@ def smooth_reference(data, affine, fwhm):
     return out
 
 
+def smooth_in_mask_reference(data, affine, fwhm, mask):
+    """smooth_reference of the whole array, then the mask's voxels as (n_volumes, n_voxels)."""
+    values = smooth_reference(data, affine, fwhm)[np.asarray(mask, dtype=bool)]
+    return np.ascontiguousarray(values.T)
+
+
 def label_reference(mask, connectivity=26):
     """scipy.ndimage.label with generate_binary_structure(3, 1 | 2 | 3)."""
     rank = {6: 1, 18: 2, 26: 3}[connectivity]
@@ -134,6 +140,7 @@ def peak_local_max_reference(image, min_distance=10, threshold_rel=0.1, threshol
 
 REFERENCES = {
     kernels.smooth: smooth_reference,
+    kernels.smooth_in_mask: smooth_in_mask_reference,
     kernels.label: label_reference,
     kernels.label_with_sizes: label_with_sizes_reference,
     kernels.largest_component: largest_component_reference,

@@ -10,9 +10,9 @@ import scipy.ndimage as ndi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netregions.kernels import fwhm_to_sigma, smooth
+from netregions.kernels import fwhm_to_sigma, smooth, smooth_in_mask
 from netregions.kernels import smoothing as sm
-from tests.kernels.reference import REFERENCES, smooth_reference
+from tests.kernels.reference import REFERENCES, smooth_in_mask_reference, smooth_reference
 
 ISOTROPIC_4MM = np.diag([4.0, 4.0, 4.0, 1.0])
 # Anisotropic voxels (2 x 3 x 5 mm) rotated about z: voxel sizes are the column norms.
@@ -40,6 +40,7 @@ def assert_matches_reference(result, data, affine, fwhm):
 
 def test_reference_registered():
     assert REFERENCES[smooth] is smooth_reference
+    assert REFERENCES[smooth_in_mask] is smooth_in_mask_reference
 
 
 @pytest.mark.parametrize(
@@ -314,3 +315,120 @@ def test_import_compiles_nothing():
     assert result.returncode == 0, result.stderr
     n_kernels, n_compiled = map(int, result.stdout.split())
     assert n_kernels >= 15 and n_compiled == 0
+
+
+# --------------------------------------------------------------------------- smooth_in_mask
+
+
+def _brain_like_mask(shape, margin):
+    """An ellipsoid well inside the grid (margin > 0) or cut by its borders (margin < 0)."""
+    axes = [np.linspace(-1, 1, n) for n in shape]
+    x, y, z = np.meshgrid(*axes, indexing="ij")
+    radius = 1.0 - margin
+    return x**2 + y**2 + z**2 <= radius**2
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize(
+    "mask_kind", ["brain", "cut_by_borders", "random", "single_voxel", "corner", "full", "empty"]
+)
+def test_smooth_in_mask_bit_identical_to_reference(rng, order, mask_kind):
+    data = _series(rng, (13, 11, 9, 4), order)
+    data[0, 0, 0, 1] = np.nan  # non-finite values near a border become 0, as in smooth
+    data[6, 5, 4, 2] = np.inf
+    mask = {
+        "brain": _brain_like_mask((13, 11, 9), 0.3),
+        "cut_by_borders": _brain_like_mask((13, 11, 9), -0.4),
+        "random": rng.random((13, 11, 9)) < 0.1,
+        "single_voxel": np.zeros((13, 11, 9), dtype=bool),
+        "corner": np.zeros((13, 11, 9), dtype=bool),
+        "full": np.ones((13, 11, 9), dtype=bool),
+        "empty": np.zeros((13, 11, 9), dtype=bool),
+    }[mask_kind]
+    mask[6, 5, 4] |= mask_kind == "single_voxel"
+    mask[12, 10, 8] |= mask_kind == "corner"
+    result = smooth_in_mask(data, OBLIQUE, 6.0, mask)
+    expected = smooth_in_mask_reference(data, OBLIQUE, 6.0, mask)
+    assert result.flags.c_contiguous
+    assert result.dtype == expected.dtype == np.float32
+    np.testing.assert_array_equal(result, expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.tuples(*[st.integers(1, 10)] * 3, st.integers(1, 3)),
+    fortran=st.booleans(),
+    fwhm=st.one_of(st.floats(0.5, 40.0), st.tuples(*[st.sampled_from([0.0, None, 3.0, 9.0])] * 3)),
+    density=st.sampled_from([0.02, 0.3, 1.0]),
+    float64=st.booleans(),
+)
+def test_smooth_in_mask_random_cases(shape, fortran, fwhm, density, float64):
+    # radii up to several times the axis length (reflections repeat), skipped axes, 1-voxel
+    # axes: every value inside the mask equals the whole-volume smoothing, bit for bit.
+    rng = np.random.default_rng(sum(shape))
+    dtype = np.float64 if float64 else np.float32
+    data = _series(rng, shape, "F" if fortran else "C", dtype=dtype)
+    mask = rng.random(shape[:3]) < density
+    affine = np.diag([3.0, 2.0, 4.0, 1.0])
+    result = smooth_in_mask(data, affine, fwhm, mask)
+    np.testing.assert_array_equal(result, smooth_in_mask_reference(data, affine, fwhm, mask))
+    assert result.dtype == smooth(data, affine, fwhm).dtype
+
+
+def test_smooth_in_mask_of_a_volume_and_of_integers(rng):
+    volume = rng.integers(-500, 500, (9, 8, 7)).astype(np.int16)
+    mask = _brain_like_mask((9, 8, 7), 0.2)
+    result = smooth_in_mask(volume, ISOTROPIC_4MM, 6.0, mask)
+    assert result.shape == (mask.sum(),)
+    assert result.dtype == np.float32
+    np.testing.assert_array_equal(result, smooth_reference(volume, ISOTROPIC_4MM, 6.0)[mask])
+
+
+@pytest.mark.parametrize("fwhm", [None, 0.0])
+def test_smooth_in_mask_without_smoothing_only_masks(rng, fwhm):
+    data = _series(rng, (5, 6, 7, 3), "F", dtype=np.float64)
+    data[1, 1, 1, 0] = np.nan  # not smoothing: values are returned as they are
+    mask = rng.random((5, 6, 7)) < 0.5
+    mask[1, 1, 1] = True
+    result = smooth_in_mask(data, ISOTROPIC_4MM, fwhm, mask)
+    np.testing.assert_array_equal(result, data[mask].T)
+    assert result.dtype == np.float64
+
+
+def test_smooth_in_mask_thread_count_does_not_change_results(rng, monkeypatch):
+    monkeypatch.setattr(sm, "_PARALLEL_MIN_SIZE", 1)
+    data = _series(rng, (12, 10, 8, 7), "F")
+    mask = _brain_like_mask((12, 10, 8), 0.1)
+    results = []
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        try:
+            results.append(smooth_in_mask(data, OBLIQUE, 7.0, mask))
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], smooth_in_mask_reference(data, OBLIQUE, 7.0, mask))
+
+
+def test_smooth_in_mask_computes_less_than_the_whole_volume():
+    # The boxes of the three passes cover the mask's dependencies only: with a small mask
+    # in a large grid, far fewer values than the grid's are filtered.
+    mask = np.zeros((40, 40, 40), dtype=bool)
+    mask[18:22, 18:22, 18:22] = True
+    weights, radii, tables = sm._pass_parameters(fwhm_to_sigma(6.0, ISOTROPIC_4MM), mask.shape)
+    x_boxes, y_boxes, z_boxes = sm._mask_boxes(mask, radii, tables)
+    filtered = (
+        sum((o1 - o0) * (i1 - i0) for o0, o1, i0, i1 in x_boxes)
+        + sum((c1 - c0) * (i1 - i0) for _, c0, c1, i0, i1 in y_boxes)
+        + sum((c1 - c0) * (i1 - i0) for _, c0, c1, i0, i1 in z_boxes)
+    )
+    assert 0 < filtered < 0.05 * 3 * mask.size
+
+
+@pytest.mark.parametrize(
+    ("mask", "match"),
+    [(np.ones((2, 2, 3), dtype=bool), "mask grid"), (np.ones((2, 2), dtype=bool), "mask grid")],
+)
+def test_smooth_in_mask_rejects_a_mask_off_the_grid(mask, match):
+    with pytest.raises(ValueError, match=match):
+        smooth_in_mask(np.zeros((2, 2, 2, 3)), np.eye(4), 4.0, mask)

@@ -34,7 +34,7 @@ Numba policy (applies to every kernel in this package):
 
 from netregions.kernels.labeling import label, label_with_sizes, largest_component
 from netregions.kernels.peaks import peak_local_max
-from netregions.kernels.smoothing import fwhm_to_sigma, smooth
+from netregions.kernels.smoothing import fwhm_to_sigma, smooth, smooth_in_mask
 from netregions.kernels.thresholding import (
     threshold_percentile,
     threshold_ratio_n_voxels,
@@ -48,6 +48,7 @@ __all__ = [
     "largest_component",
     "peak_local_max",
     "smooth",
+    "smooth_in_mask",
     "threshold_percentile",
     "threshold_ratio_n_voxels",
     "threshold_value",

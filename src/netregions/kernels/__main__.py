@@ -26,6 +26,7 @@ def warm_up() -> float:
     affine = np.diag([4.0, 4.0, 4.0, 1.0])
     for data in _variants((6, 7, 5, 3)) + _variants((6, 7, 5)):
         kernels.smooth(data, affine, 6.0)
+        kernels.smooth_in_mask(data, affine, 6.0, data[..., 0] > 0 if data.ndim == 4 else data > 0)
     for volume in _variants((6, 7, 5)):
         kernels.peak_local_max(volume)
         mask = volume > 0

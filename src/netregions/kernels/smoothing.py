@@ -19,6 +19,10 @@ Inside a unit, a pass along an axis sees the data as (outer, n, inner) and filte
 middle axis: lines (inner == 1) are laid end to end in a reflect-extended buffer and
 filtered as one long line; otherwise up to ``_BUFFER_TARGET`` values of neighbouring lines are
 filtered side by side. Either way the inner loops are long and vectorised.
+
+:func:`smooth_in_mask` returns only the values inside a mask (what the workflow keeps): each
+pass then filters only the boxes of lines, and the part of each line, that the next pass
+reads, worked back from the mask; every value it computes is computed as above.
 """
 
 from collections.abc import Sequence
@@ -27,7 +31,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["fwhm_to_sigma", "smooth"]
+__all__ = ["fwhm_to_sigma", "smooth", "smooth_in_mask"]
 
 # Ratio FWHM / sigma of a Gaussian, sqrt(8 ln 2).
 _FWHM_OVER_SIGMA = np.sqrt(8 * np.log(2))
@@ -109,47 +113,50 @@ def _first_sweep(ext, out, centre, m, step, half_weights, radius, n_pairs, w0):
 
 
 @njit(cache=True)
-def _filter_lines(data, n, o0, o1, half_weights, radius, table, ext, acc):
-    """Filter the contiguous lines ``data[o*n:(o+1)*n]``, ``o0 <= o < o1``, in place.
+def _filter_lines(data, n, o0, o1, i0, i1, half_weights, radius, table, ext, acc):
+    """Filter positions [i0, i1) of the contiguous lines ``data[o*n:(o+1)*n]``, o0 <= o < o1.
 
-    The reflect-extended lines are laid end to end in ``ext`` (length n + 2r each) and
-    filtered as one long line; the 2r results straddling two lines are computed and dropped.
+    In place. The reflect-extended spans (length i1 - i0 + 2r each) are laid end to end in
+    ``ext`` and filtered as one long line; the 2r results straddling two spans are computed
+    and dropped. Positions outside [i0, i1) keep their values.
     """
-    length = n + 2 * radius
+    span = i1 - i0
+    length = span + 2 * radius
     for j in range(o1 - o0):
         line = data[(o0 + j) * n : (o0 + j + 1) * n]
         ext_line = ext[j * length : (j + 1) * length]
         for p in range(radius):
-            ext_line[p] = line[table[p]]
-            ext_line[length - 1 - p] = line[table[length - 1 - p]]
-        middle = ext_line[radius : radius + n]
-        for i in range(n):
-            middle[i] = line[i]
+            ext_line[p] = line[table[i0 + p]]
+            ext_line[length - 1 - p] = line[table[i0 + length - 1 - p]]
+        middle = ext_line[radius : radius + span]
+        inside = line[i0:i1]
+        for i in range(span):
+            middle[i] = inside[i]
     _correlate_flat(ext, acc, (o1 - o0) * length - 2 * radius, 1, half_weights, radius)
     for j in range(o1 - o0):
-        line = data[(o0 + j) * n : (o0 + j + 1) * n]
-        result = acc[j * length : j * length + n]
-        for i in range(n):
+        line = data[(o0 + j) * n + i0 : (o0 + j) * n + i1]
+        result = acc[j * length : j * length + span]
+        for i in range(span):
             line[i] = result[i]
 
 
 @njit(cache=True)
-def _filter_slab(data, n, inner, o, c0, c1, half_weights, radius, table, ext, acc):
-    """Filter the lines (o, :, c), ``c0 <= c < c1``, of ``data`` in place.
+def _filter_slab(data, n, inner, o, c0, c1, i0, i1, half_weights, radius, table, ext, acc):
+    """Filter positions [i0, i1) of the lines (o, :, c), ``c0 <= c < c1``, of ``data``.
 
-    ``data`` is flat, seen as (outer, n, inner); the lines sit side by side in ``ext`` so
-    every loop runs over c.
+    In place. ``data`` is flat, seen as (outer, n, inner); the lines sit side by side in
+    ``ext`` so every loop runs over c.
     """
     width = c1 - c0
-    for p in range(n + 2 * radius):
-        start = (o * n + table[p]) * inner + c0
+    for p in range(i1 - i0 + 2 * radius):
+        start = (o * n + table[i0 + p]) * inner + c0
         row = data[start : start + width]
         ext_row = ext[p * width : (p + 1) * width]
         for c in range(width):
             ext_row[c] = row[c]
-    _correlate_flat(ext, acc, n * width, width, half_weights, radius)
-    for i in range(n):
-        start = (o * n + i) * inner + c0
+    _correlate_flat(ext, acc, (i1 - i0) * width, width, half_weights, radius)
+    for i in range(i1 - i0):
+        start = (o * n + i0 + i) * inner + c0
         row = data[start : start + width]
         result = acc[i * width : (i + 1) * width]
         for c in range(width):
@@ -169,7 +176,7 @@ def _filter_pass(data, outer, n, mid, m, m0, m1, target, half_weights, radius, t
         group = max(1, target // length)
         for o0 in range(0, outer, group):
             o1 = min(o0 + group, outer)
-            _filter_lines(data, n, o0, o1, half_weights, radius, table, ext, acc)
+            _filter_lines(data, n, o0, o1, 0, n, half_weights, radius, table, ext, acc)
         return
     # Column ranges [start, stop) of the unit, cut into slabs of about `target` values.
     full = m1 - m0 == m
@@ -181,7 +188,7 @@ def _filter_pass(data, outer, n, mid, m, m0, m1, target, half_weights, radius, t
             stop = inner if full else g * m + m1
             for c0 in range(start, stop, width):
                 c1 = min(c0 + width, stop)
-                _filter_slab(data, n, inner, o, c0, c1, half_weights, radius, table, ext, acc)
+                _filter_slab(data, n, inner, o, c0, c1, 0, n, half_weights, radius, table, ext, acc)
 
 
 @njit(cache=True)
@@ -295,6 +302,79 @@ def _smooth_parallel(
             w,
             n_workers,
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Smoothing restricted to a mask: each pass computes only what the next one reads.
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _lines_in_boxes(volume, n, boxes, half_weights, radius, table, target, ext, acc):
+    """Filter contiguous lines box by box; a box row is (o0, o1, i0, i1)."""
+    for b in range(boxes.shape[0]):
+        o0, o1, i0, i1 = boxes[b, 0], boxes[b, 1], boxes[b, 2], boxes[b, 3]
+        group = max(1, target // (i1 - i0 + 2 * radius))
+        for g0 in range(o0, o1, group):
+            g1 = min(g0 + group, o1)
+            _filter_lines(volume, n, g0, g1, i0, i1, half_weights, radius, table, ext, acc)
+
+
+@njit(cache=True)
+def _slabs_in_boxes(volume, n, inner, boxes, half_weights, radius, table, target, ext, acc):
+    """Filter strided lines box by box; a box row is (o, c0, c1, i0, i1)."""
+    for b in range(boxes.shape[0]):
+        o, c0, c1, i0, i1 = boxes[b, 0], boxes[b, 1], boxes[b, 2], boxes[b, 3], boxes[b, 4]
+        width = max(1, target // (i1 - i0 + 2 * radius))
+        for g0 in range(c0, c1, width):
+            g1 = min(g0 + width, c1)
+            _filter_slab(volume, n, inner, o, g0, g1, i0, i1, half_weights, radius, table, ext, acc)
+
+
+@njit(cache=True)
+def _smooth_in_mask_share(
+    src, out, shape, half_weights, radii, tables, x_boxes, y_boxes, z_boxes, voxels, target,
+    volume, ext, acc, worker, n_workers,
+):  # fmt: skip
+    """Smooth the ``worker``-th share of the volumes inside the boxes, gather the mask.
+
+    ``src`` is (n_volumes, nx*ny*nz), each row a Fortran-ordered volume; ``out`` is
+    (n_volumes, n_voxels); ``voxels`` are the flat (Fortran) indices of the mask's voxels;
+    ``volume`` is the worker's scratch volume.
+    """
+    nx, ny, nz = shape[0], shape[1], shape[2]
+    n_volumes = src.shape[0]
+    for t in range(worker * n_volumes // n_workers, (worker + 1) * n_volumes // n_workers):
+        _copy_finite_range(src[t], volume, 0, volume.size)
+        if radii[0] > 0:
+            _lines_in_boxes(
+                volume, nx, x_boxes, half_weights[0], radii[0], tables[0], target, ext, acc
+            )
+        if radii[1] > 0:
+            _slabs_in_boxes(
+                volume, ny, nx, y_boxes, half_weights[1], radii[1], tables[1], target, ext, acc
+            )
+        if radii[2] > 0:
+            _slabs_in_boxes(
+                volume, nz, nx * ny, z_boxes, half_weights[2], radii[2], tables[2], target, ext, acc
+            )
+        row = out[t]
+        for j in range(voxels.size):
+            row[j] = volume[voxels[j]]
+
+
+@njit(cache=True, parallel=True)
+def _smooth_in_mask_parallel(
+    src, out, shape, half_weights, radii, tables, x_boxes, y_boxes, z_boxes, voxels, target,
+    volumes, exts, accs,
+):  # fmt: skip
+    """`_smooth_in_mask_share` with one share of the volumes per worker."""
+    n_workers = exts.shape[0]
+    for w in prange(n_workers):
+        _smooth_in_mask_share(
+            src, out, shape, half_weights, radii, tables, x_boxes, y_boxes, z_boxes, voxels,
+            target, volumes[w], exts[w], accs[w], w, n_workers,
+        )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -439,6 +519,65 @@ def _n_workers(n_values: int) -> int:
     return max(1, numba.get_num_threads())
 
 
+def _spans(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each row of a 2D boolean array: any set, first set index, last set index + 1."""
+    n = flags.shape[1]
+    return flags.any(axis=1), flags.argmax(axis=1), n - flags[:, ::-1].argmax(axis=1)
+
+
+def _read_span(table: np.ndarray, radius: int, i0: int, i1: int) -> tuple[int, int]:
+    """[first, last + 1) of the positions that outputs i0..i1-1 of a line read (reflect)."""
+    read = table[i0 : i1 + 2 * radius]
+    return int(read.min()), int(read.max()) + 1
+
+
+def _boxes(rows: list[tuple[int, ...]], width: int) -> np.ndarray:
+    return np.array(rows, dtype=np.int64).reshape(len(rows), width)
+
+
+def _mask_boxes(
+    mask: np.ndarray, radii: np.ndarray, tables: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes of the x, y and z passes that produce the smoothed values inside ``mask``.
+
+    Worked out backwards: the z pass computes, for each y, the x range and z range holding
+    mask voxels; what it reads (its z range widened by the kernel, reflected at the borders)
+    is what the y pass must compute, per z; what that reads, the x pass must compute. Every
+    value computed is computed exactly as by the full smoothing, so the result inside the
+    mask is bit-identical. Box rows: x pass (o0, o1, x0, x1) over the lines o = z*ny + y;
+    y pass (z, x0, x1, y0, y1); z pass (0, y*nx + x0, y*nx + x1, z0, z1).
+    """
+    nx, ny, nz = mask.shape
+    need = mask
+    z_rows: list[tuple[int, ...]] = []
+    if radii[2] > 0:
+        reads = np.zeros(mask.shape, dtype=bool)
+        has, x0, x1 = _spans(need.any(axis=2).T)  # per y, over x
+        _, z0, z1 = _spans(need.any(axis=0))  # per y, over z
+        for y in np.flatnonzero(has):
+            z_rows.append((0, y * nx + x0[y], y * nx + x1[y], z0[y], z1[y]))
+            r0, r1 = _read_span(tables[2], int(radii[2]), z0[y], z1[y])
+            reads[x0[y] : x1[y], y, r0:r1] = True
+        need = reads
+    y_rows: list[tuple[int, ...]] = []
+    if radii[1] > 0:
+        reads = np.zeros(mask.shape, dtype=bool)
+        has, x0, x1 = _spans(need.any(axis=1).T)  # per z, over x
+        _, y0, y1 = _spans(need.any(axis=0).T)  # per z, over y
+        for z in np.flatnonzero(has):
+            y_rows.append((z, x0[z], x1[z], y0[z], y1[z]))
+            r0, r1 = _read_span(tables[1], int(radii[1]), y0[z], y1[z])
+            reads[x0[z] : x1[z], r0:r1, z] = True
+        need = reads
+    x_rows: list[tuple[int, ...]] = []
+    if radii[0] > 0:
+        has, y0, y1 = _spans(need.any(axis=0).T)  # per z, over y
+        _, x0, x1 = _spans(need.any(axis=1).T)  # per z, over x
+        for z in np.flatnonzero(has):
+            x_rows.append((z * ny + y0[z], z * ny + y1[z], x0[z], x1[z]))
+    return _boxes(x_rows, 4), _boxes(y_rows, 5), _boxes(z_rows, 5)
+
+
 # --------------------------------------------------------------------------------------------
 # Driver
 # --------------------------------------------------------------------------------------------
@@ -466,6 +605,77 @@ def _run(
         _smooth_share(*args, exts[0], accs[0], 0, 1)
     else:
         _smooth_parallel(*args, exts, accs)
+
+
+def smooth_in_mask(
+    data: np.ndarray,
+    affine: np.ndarray,
+    fwhm: float | Sequence[float | None] | None,
+    mask: np.ndarray,
+) -> np.ndarray:
+    """Smoothed values inside a mask, computing only what they depend on.
+
+    Equal, bit for bit, to ``smooth(data, affine, fwhm)[mask].T`` (the layout of
+    ``netregions.masking.apply_mask``), but each pass of the separable filter runs only
+    over the lines, and the part of each line, that the next pass reads: with a brain mask
+    on a field of view, about half the work, and no smoothed 4D array is allocated.
+
+    Parameters
+    ----------
+    data : ndarray of shape (x, y, z) or (x, y, z, n_volumes)
+        Image data, as for :func:`smooth`. Never modified.
+    affine : ndarray of shape (4, 4)
+        Voxel-to-world affine.
+    fwhm : float or sequence of 3 floats or None
+        Full width at half maximum in mm. 0 or None: no smoothing.
+    mask : ndarray of bool, shape (x, y, z)
+        Voxels to return, in C order of their (x, y, z) index.
+
+    Returns
+    -------
+    ndarray of shape (n_volumes, n_voxels), or (n_voxels,) for a 3D ``data``
+        C-contiguous; dtype as :func:`smooth` (``data``'s own dtype when not smoothing).
+
+    Raises
+    ------
+    ValueError
+        As :func:`smooth`, or if ``mask`` is not on the grid of ``data``.
+    """
+    checked = _check_data(data)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != checked.shape[:3]:
+        raise ValueError(f"mask grid {mask.shape} differs from the data grid {checked.shape[:3]}")
+    sigma = fwhm_to_sigma(fwhm, affine)
+    volumes = checked if checked.ndim == 4 else checked[..., np.newaxis]
+    if not np.any(sigma > 0):
+        out = np.ascontiguousarray(volumes[mask].T)
+    else:
+        out = _smooth_volumes_in_mask(_readable_by_kernel(volumes), sigma, mask)
+    return out if checked.ndim == 4 else out[0]
+
+
+def _smooth_volumes_in_mask(volumes: np.ndarray, sigma: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Driver of :func:`smooth_in_mask` for a 4D array the kernel reads."""
+    if not volumes.flags.f_contiguous:
+        volumes = np.asfortranarray(volumes)  # one copy; decoded NIfTI data is Fortran-ordered
+    n_volumes = volumes.shape[3]
+    voxels = np.ravel_multi_index(np.nonzero(mask), mask.shape, order="F")
+    out = np.empty((n_volumes, voxels.size), dtype=_output_dtype(volumes.dtype))
+    if out.size == 0:
+        return out
+    weights, radii, tables = _pass_parameters(sigma, mask.shape)
+    src = volumes.T.reshape(n_volumes, -1)  # (t, z*y*x), a view
+    n_workers = min(_n_workers(volumes.size), n_volumes)
+    exts, accs = _scratch(n_workers, max(mask.shape) + 2 * int(radii.max()))
+    scratch_volumes = np.empty((n_workers, src.shape[1]), dtype=out.dtype)
+    shape = np.array(mask.shape, dtype=np.int64)
+    args = (src, out, shape, weights, radii, tables, *_mask_boxes(mask, radii, tables))
+    args += (voxels, _BUFFER_TARGET)
+    if n_workers == 1:
+        _smooth_in_mask_share(*args, scratch_volumes[0], exts[0], accs[0], 0, 1)
+    else:
+        _smooth_in_mask_parallel(*args, scratch_volumes, exts, accs)
+    return out
 
 
 def _check_data(data: np.ndarray) -> np.ndarray:
