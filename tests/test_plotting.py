@@ -24,6 +24,7 @@ from netregions.plotting import (
     plot_connectome,
     plot_connectome_figures,
     plot_network,
+    plot_region_figures,
     plot_regions,
     select_edges,
 )
@@ -349,6 +350,20 @@ def test_plot_network(tmp_path, inputs):
     assert outs == (tmp_path / "n.png", tmp_path / "nr.png")
     assert_figure(outs[0], ORTHO_PIXELS)
     assert_figure(outs[1], ORTHO_PIXELS)
+
+
+def test_plot_region_figures_equals_the_two_calls(tmp_path, inputs):
+    # the workflow's one job for figures 2 and 5 writes the same bytes as the two functions
+    args = [inputs[k] for k in ("components", "regions", "regions_table", "background")]
+    outs = plot_region_figures(*args, 1, *(tmp_path / f"{n}.png" for n in ("r", "n", "nr")))
+    assert outs == tuple(tmp_path / f"{n}.png" for n in ("r", "n", "nr"))
+    separate = (
+        plot_regions(*args[1:], tmp_path / "r2.png"),
+        *plot_network(*args, 1, tmp_path / "n2.png", tmp_path / "nr2.png"),
+    )
+    for joint, alone in zip(outs, separate, strict=True):
+        assert joint.read_bytes() == alone.read_bytes()
+    assert outs[0].read_bytes() != outs[2].read_bytes()
 
 
 def test_plot_network_background_on_another_grid(tmp_path, inputs_other_bg):

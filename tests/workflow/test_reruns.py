@@ -52,7 +52,7 @@ def test_region_threshold_reruns_regions_and_downstream_only(tiny_run):
     assert jobs.pop("extract_regions") == 1
     assert jobs.pop("subject_timeseries") == BATCHES
     assert jobs.pop("connectivity") == 1
-    assert set(jobs) == {"plot_regions", "plot_network", "plot_connectome", "default"}
+    assert set(jobs) == {"plot_regions", "plot_connectome", "default"}
 
 
 def test_smoothing_fwhm_reruns_preprocessing_not_masks(tiny_run):

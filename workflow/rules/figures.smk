@@ -30,15 +30,26 @@ rule plot_components:
 
 
 rule plot_regions:
-    """All regions as filled contours (netregions.plotting.plot_regions)."""
+    """All regions, and one network with its regions (netregions.plotting.plot_region_figures)."""
     input:
+        components=rules.decompose.output[0],
         regions=rules.extract_regions.output.regions,
         table=rules.extract_regions.output.table,
         background=figure_background(),
     output:
-        report(
+        regions=report(
             f"{R}/figures/regions.png",
             caption="../report/regions.rst",
+            category="2. Regions",
+        ),
+        network_map=report(
+            f"{R}/figures/network_{NETWORK}.png",
+            caption="../report/network.rst",
+            category="1. Networks",
+        ),
+        network_regions=report(
+            f"{R}/figures/network_{NETWORK}_regions.png",
+            caption="../report/network_regions.rst",
             category="2. Regions",
         ),
     log:
@@ -51,42 +62,10 @@ rule plot_regions:
     resources:
         mem_mb=500,
         runtime=10,
-    script:
-        "../scripts/plot_regions.py"
-
-
-rule plot_network:
-    """One network and its regions (netregions.plotting.plot_network)."""
-    input:
-        components=rules.decompose.output[0],
-        regions=rules.extract_regions.output.regions,
-        table=rules.extract_regions.output.table,
-        background=figure_background(),
-    output:
-        map=report(
-            f"{R}/figures/network_{NETWORK}.png",
-            caption="../report/network.rst",
-            category="1. Networks",
-        ),
-        regions=report(
-            f"{R}/figures/network_{NETWORK}_regions.png",
-            caption="../report/network_regions.rst",
-            category="2. Regions",
-        ),
-    log:
-        log_path("plot_network"),
-    benchmark:
-        bench_path("plot_network")
-    conda:
-        "../../envs/netregions.yaml"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=10,
     params:
         network=NETWORK,
     script:
-        "../scripts/plot_network.py"
+        "../scripts/plot_regions.py"
 
 
 rule plot_connectome:

@@ -6,9 +6,13 @@ from netregions.workflow import run  # noqa: E402
 
 run(
     snakemake,
-    "plotting:plot_regions",
+    "plotting:plot_region_figures",
+    components=snakemake.input.components,
     regions=snakemake.input.regions,
     regions_table=snakemake.input.table,
     background=snakemake.input.background,
-    output=snakemake.output[0],
+    network=snakemake.params.network,
+    output_regions=snakemake.output.regions,
+    output_network_map=snakemake.output.network_map,
+    output_network_regions=snakemake.output.network_regions,
 )

@@ -1,8 +1,9 @@
 """Figures of the workflow, drawn with matplotlib only (Agg backend, no pyplot state).
 
-Each file-level function is called by exactly one Snakemake rule and writes its PNG(s)
-atomically. Every layer is drawn in world millimetres, so a background on another
-(axis-aligned) grid lines up with the maps; oblique affines are refused.
+Each rule calls one file-level function, which writes its PNG(s) atomically
+(``plot_region_figures`` draws two figures that wait for the same inputs). Every layer is
+drawn in world millimetres, so a background on another (axis-aligned) grid lines up with the
+maps; oblique affines are refused.
 
 Importing this subpackage imports matplotlib; ``import netregions`` does not.
 """
@@ -26,7 +27,12 @@ from netregions.plotting.cuts import (
     find_xyz_cut_coords,
     largest_connected_component,
 )
-from netregions.plotting.network import draw_network_map, draw_network_regions, plot_network
+from netregions.plotting.network import (
+    draw_network_map,
+    draw_network_regions,
+    plot_network,
+    plot_region_figures,
+)
 
 __all__ = [
     "Edges",
@@ -47,6 +53,7 @@ __all__ = [
     "plot_connectome_figures",
     "plot_matrix",
     "plot_network",
+    "plot_region_figures",
     "plot_regions",
     "select_edges",
 ]
