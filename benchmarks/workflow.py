@@ -21,9 +21,11 @@ each job's process, from its log; Snakemake's ``max_rss`` and ``max_pss`` from t
 ``benchmark:`` files are shown too: sampled every 0.5 s, they miss short peaks, but they sum
 over the job's process tree, where ``max_rss`` counts the pages a forked worker shares with
 its parent twice and ``max_pss`` shares them out), and per stage (per-subject jobs vs group
-jobs). ``--reference`` runs nilearn's example (DictLearning +
-RegionExtractor + ConnectivityMeasure on the same files, no plots) in ``.venv-nilearn`` and
-prints the ratio. A JSON record of everything goes to ``benchmarks/out/workflow-<n>.json``.
+jobs). ``--reference`` runs nilearn's example (DictLearning + RegionExtractor +
+ConnectivityMeasure on the same files, no plots) in ``.venv-nilearn`` once per repeat, next to
+that repeat's cold run (alternately before and after it: the VM's speed drifts over minutes),
+and prints the ratio of the medians and the ratio of each pair. A JSON record of everything
+goes to ``benchmarks/out/workflow-<n>.json``.
 """
 
 from __future__ import annotations
@@ -197,8 +199,8 @@ REFERENCE = textwrap.dedent(
 )
 
 
-def reference_run(n_subjects: int, repeats: int) -> dict | None:
-    """nilearn's example pipeline on the same files (confounds with n/a filled by 0)."""
+def reference_inputs(n_subjects: int) -> tuple[str, str] | None:
+    """JSON lists of the runs and confounds for nilearn's example (n/a cells filled by 0)."""
     if not NILEARN_PYTHON.exists():
         print("no .venv-nilearn: skipping the reference (make reference-env builds it)")
         return None
@@ -211,16 +213,47 @@ def reference_run(n_subjects: int, repeats: int) -> dict | None:
         (filled / CONFOUNDS.format(s=s)).write_text(text)
     funcs = json.dumps([str(data / FUNC.format(s=s)) for s in subjects])
     confs = json.dumps([str(filled / CONFOUNDS.format(s=s)) for s in subjects])
-    runs = []
-    for _ in range(repeats):
-        out = subprocess.run(
-            [str(NILEARN_PYTHON), "-c", REFERENCE, funcs, confs],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    return funcs, confs
+
+
+def reference_once(funcs: str, confs: str) -> dict:
+    """One run of nilearn's example pipeline (no plots) in ``.venv-nilearn``."""
+    out = subprocess.run(
+        [str(NILEARN_PYTHON), "-c", REFERENCE, funcs, confs],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def paired_repeats(
+    workdir: Path, repeats: int, per_job: int | None, reference: tuple[str, str] | None
+) -> tuple[list[dict], list[dict]]:
+    """``repeats`` workflow repeats, each paired with a reference run when one is given.
+
+    The machine's speed drifts over minutes, so each reference run sits next to the cold run
+    it is compared with, alternately before and after it.
+    """
+    ours, theirs = [], []
+    for k in range(repeats):
+        print(f"[{workdir.name}, {per_job or 'default'}] repeat {k + 1}/{repeats} ...", flush=True)
+        if reference and k % 2 == 0:
+            theirs.append(reference_once(*reference))
+        ours.append(one_repeat(workdir, k, per_job))
+        if reference and k % 2 == 1:
+            theirs.append(reference_once(*reference))
+    return ours, theirs
+
+
+def summarize_reference(runs: list[dict], cold_runs: list[float]) -> dict | None:
+    """Medians of the reference runs, and the speed-up of each pair and of the medians."""
+    if not runs:
+        return None
+    summary = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    summary["paired_speedups"] = [r["total_s"] / c for r, c in zip(runs, cold_runs, strict=True)]
+    summary["runs"] = runs
+    return summary
 
 
 def print_report(n_subjects: int, summary: dict, reference: dict | None, per_job: str) -> None:
@@ -235,12 +268,14 @@ def print_report(n_subjects: int, summary: dict, reference: dict | None, per_job
         f"group stages {stages['group']:.1f} s"
     )
     if reference:
+        pairs = ", ".join(f"{x:.2f}" for x in reference["paired_speedups"])
         print(
             f"nilearn reference {reference['total_s']:.1f} s (DictLearning "
             f"{reference['dictlearning_s']:.1f} s, transforms "
             f"{reference['transform_connectome_s']:.1f} s, peak RSS "
             f"{reference['peak_rss_mb']:.0f} MB) -> speed-up "
-            f"{reference['total_s'] / summary['cold_s']:.2f}x"
+            f"{reference['total_s'] / summary['cold_s']:.2f}x (ratio of the medians); "
+            f"each pair: {pairs}"
         )
     print(
         "\n| rule | jobs | median job (s) | sum (s) | peak RSS, VmHWM (MB) "
@@ -270,24 +305,22 @@ def main() -> None:
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     for n in args.subjects:
         workdir = prepare(n)
-        reference = reference_run(n, args.repeats) if args.reference else None
+        reference = reference_inputs(n) if args.reference else None
         for per_job in args.subjects_per_job:
-            label = str(per_job) if per_job else "default"
-            repeats = []
-            for k in range(args.repeats):
-                print(f"[{n} subjects, {label}] repeat {k + 1}/{args.repeats} ...", flush=True)
-                repeats.append(one_repeat(workdir, k, per_job))
+            repeats, reference_runs = paired_repeats(workdir, args.repeats, per_job, reference)
+            reference = None  # one reference series per subject count
             summary = summarize(repeats)
+            compared = summarize_reference(reference_runs, [r["cold_s"] for r in repeats])
             record = {
                 "subjects": n,
                 "subjects_per_job": per_job,
                 "summary": summary,
-                "reference": reference,
+                "reference": compared,
                 "runs": repeats,
             }
             suffix = f"-per-job-{per_job}" if per_job else ""
             (OUT / f"workflow-{n}{suffix}.json").write_text(json.dumps(record, indent=1))
-            print_report(n, summary, reference, label)
+            print_report(n, summary, compared, str(per_job) if per_job else "default")
 
 
 if __name__ == "__main__":
