@@ -31,9 +31,16 @@ from netregions.plotting._inputs import (
     load_layer,
     read_regions_table,
 )
+from netregions.plotting.atlas import plot_regions
 from netregions.plotting.cuts import find_xyz_cut_coords
 
-__all__ = ["draw_network_map", "draw_network_regions", "plot_network", "region_colours"]
+__all__ = [
+    "draw_network_map",
+    "draw_network_regions",
+    "plot_network",
+    "plot_region_figures",
+    "region_colours",
+]
 
 #: Values at or below this |value| are not drawn on a stat map (the reference's threshold).
 STAT_THRESHOLD = 1e-6
@@ -275,8 +282,6 @@ def plot_region_figures(
     tuple of Path
         The three PNGs, in the order of the parameters.
     """
-    from netregions.plotting.atlas import plot_regions
-
     regions_png = plot_regions(regions, regions_table, background, output_regions)
     network_pngs = plot_network(
         components,
