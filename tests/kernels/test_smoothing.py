@@ -432,3 +432,21 @@ def test_smooth_in_mask_computes_less_than_the_whole_volume():
 def test_smooth_in_mask_rejects_a_mask_off_the_grid(mask, match):
     with pytest.raises(ValueError, match=match):
         smooth_in_mask(np.zeros((2, 2, 2, 3)), np.eye(4), 4.0, mask)
+
+
+def test_smooth_in_mask_plans_each_mask_once(rng):
+    # a run is smoothed block by block with one mask: its boxes are worked out once, and a
+    # different mask on the same grid gets its own plan, never the previous one's
+    data = _series(rng, (9, 8, 7, 3), "F")
+    first = _brain_like_mask((9, 8, 7), 0.2)
+    second = first.copy()
+    second[4, 4, 3] = False
+    second[0, 0, 0] = True
+    sm._mask_plan.cache_clear()
+    for mask in (first, first, second, first):
+        result = smooth_in_mask(data, ISOTROPIC_4MM, 6.0, mask)
+        np.testing.assert_array_equal(
+            result, smooth_in_mask_reference(data, ISOTROPIC_4MM, 6.0, mask)
+        )
+    info = sm._mask_plan.cache_info()
+    assert (info.misses, info.hits) == (2, 2)
