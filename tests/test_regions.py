@@ -710,10 +710,10 @@ def test_region_extractor_parity_with_nilearn(nilearn_regions, strategy, thresho
 @pytest.mark.parametrize("density", [0.0, 0.3, 0.6, 1.0])
 def test_reached_from_equals_binary_propagation(rng, shape, density):
     """The random walker's reachability is scipy's binary propagation (6-neighbour cross)."""
-    from netregions.regions import _reached_from
+    from netregions.regions import _components, _reached_from
 
     for _ in range(5):
         allowed = rng.random(shape) < density
         start = allowed & (rng.random(shape) < 0.1)
         expected = ndimage.binary_propagation(start, mask=allowed)
-        np.testing.assert_array_equal(_reached_from(start, allowed), expected)
+        np.testing.assert_array_equal(_reached_from(start, _components(allowed)), expected)

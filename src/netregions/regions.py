@@ -196,7 +196,9 @@ def random_walker(
     labels = np.asarray(labels)
     if data.shape != labels.shape:
         raise ValueError(f"data shape {data.shape} differs from labels shape {labels.shape}")
-    if not _any_unlabeled_reachable(labels):
+    # the voxels >= 0 stay the same set below (renumbering keeps it): label them once
+    components = _components(labels >= 0)
+    if not _any_unlabeled_reachable(labels, components):
         warnings.warn(
             "random_walker: no unlabeled voxel (label 0) is connected to a seed (label > 0); "
             "labels returned unchanged.",
@@ -205,7 +207,7 @@ def random_walker(
         )
         return labels.copy()
     out = _renumber_without_gaps(labels)
-    _deactivate_unreachable(out)
+    _deactivate_unreachable(out, components)
     active = out >= 0
     node_labels = out[active].astype(np.int64)
     laplacian = _grid_laplacian(data, active, beta)
@@ -217,29 +219,37 @@ def random_walker(
     return out
 
 
-def _any_unlabeled_reachable(labels: np.ndarray) -> bool:
-    """True if some 0-voxel is 6-connected to a seed through voxels ≥ 0."""
+def _any_unlabeled_reachable(labels: np.ndarray, components: np.ndarray) -> bool:
+    """True if some 0-voxel is 6-connected to a seed through voxels ≥ 0.
+
+    ``components``: :func:`_components` of ``labels >= 0``.
+    """
     unlabeled = labels == 0
     if not unlabeled.any() or not (labels > 0).any():
         return False
-    reached = _reached_from(labels > 0, labels >= 0)
-    return bool((reached & unlabeled).any())
+    return bool((_reached_from(labels > 0, components) & unlabeled).any())
 
 
-def _reached_from(start: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Voxels of ``allowed`` 6-connected within ``allowed`` to a voxel of ``start``.
+def _components(allowed: np.ndarray) -> np.ndarray:
+    """6-connected components of a boolean array of up to 3 dimensions (0 outside).
 
-    ``scipy.ndimage.binary_propagation(start, mask=allowed)`` for ``start`` inside
-    ``allowed``, computed from the components of ``allowed`` (the numba labelling kernel;
-    importing scipy.ndimage would cost this job 0.2 s). Arrays of up to 3 dimensions.
+    The numba labelling kernel (importing scipy.ndimage would cost this job 0.2 s).
     """
     shape = allowed.shape
     grid = shape + (1,) * (3 - allowed.ndim)  # a 2D cross is the 3D cross on a flat grid
     components, _ = kernels.label(allowed.reshape(grid), connectivity=6)
-    components = components.reshape(shape)
+    return components.reshape(shape)
+
+
+def _reached_from(start: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """Voxels of the components (of :func:`_components`) that hold a voxel of ``start``.
+
+    ``scipy.ndimage.binary_propagation(start, mask=allowed)`` for ``start`` inside
+    ``allowed``, with ``components = _components(allowed)``.
+    """
     touched = np.zeros(components.max() + 1, dtype=bool)
-    touched[components[start & allowed]] = True
-    touched[0] = False
+    touched[components[start]] = True
+    touched[0] = False  # start voxels outside the allowed ones reach nothing
     return touched[components]
 
 
@@ -253,11 +263,13 @@ def _renumber_without_gaps(labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def _deactivate_unreachable(labels: np.ndarray) -> None:
-    """Set to -1, in place, unlabeled voxels no seed reaches and seeds reaching no 0-voxel."""
-    active = labels >= 0
-    from_seeds = _reached_from(labels > 0, active)
-    from_unlabeled = _reached_from(labels == 0, active)
+def _deactivate_unreachable(labels: np.ndarray, components: np.ndarray) -> None:
+    """Set to -1, in place, unlabeled voxels no seed reaches and seeds reaching no 0-voxel.
+
+    ``components``: :func:`_components` of ``labels >= 0``.
+    """
+    from_seeds = _reached_from(labels > 0, components)
+    from_unlabeled = _reached_from(labels == 0, components)
     lost = ((labels == 0) & ~from_seeds) | ((labels > 0) & ~from_unlabeled)
     labels[lost] = -1
 
