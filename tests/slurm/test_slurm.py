@@ -243,6 +243,14 @@ def test_jobs_went_through_slurm(runs):
             assert tres["cpu"] == "2", tres
 
 
+def test_slurm_profile_keeps_the_default_profile_settings():
+    """A run reads one workflow profile: profiles/slurm must repeat what profiles/default sets."""
+    default = yaml.safe_load((REPO / "profiles" / "default" / "config.yaml").read_text())
+    slurm = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    assert default
+    assert {key: slurm.get(key) for key in default} == default
+
+
 def test_user_profile_account_and_partition_pass_through(tmp_path):
     """A user profile's default-resources survive the workflow profile (dry run, no cluster)."""
     user = tmp_path / "user-profile"

@@ -98,6 +98,19 @@ def test_touching_an_input_reruns_that_subject(run_copy):
     assert jobs["check_inputs"] == 1 and jobs["group_mask"] == 1
 
 
+def test_touching_a_small_intermediate_reruns_its_consumers(run_copy):
+    # profiles/default turns Snakemake's input checksums off: a small file (under 1 MB) rewritten
+    # with the same bytes reruns what reads it, as a large one does (the checksums, computed
+    # subjects² times by the fan-in jobs, would have spared these jobs)
+    mean = run_copy / "results" / "subjects" / "sub-01" / "mean.nii.gz"
+    assert mean.stat().st_size < 1_000_000
+    later = time.time() + 5
+    os.utime(mean, (later, later))
+    jobs = planned_jobs(run_copy)
+    assert jobs["group_mask"] == 1 and jobs["decompose"] == 1
+    assert not {"load_subject", "synthetic_subject", "check_inputs"} & set(jobs)
+
+
 def test_edited_figure_setting_reruns_only_that_figure(tiny_run):
     jobs = planned_jobs(tiny_run, "--config", "figures={edge_threshold: '80%'}")
     assert jobs == {"plot_connectome": 1, "default": 1}
