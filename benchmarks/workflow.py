@@ -247,7 +247,10 @@ def paired_repeats(
 
 
 def summarize_reference(runs: list[dict], cold_runs: list[float]) -> dict | None:
-    """Medians of the reference runs, and the speed-up of each pair and of the medians."""
+    """Medians of the reference runs, each run, and the speed-up of each pair (reference / cold).
+
+    The ratio of the medians is printed by :func:`print_report`, not stored.
+    """
     if not runs:
         return None
     summary = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
