@@ -2,11 +2,14 @@ import os
 
 import numpy as np
 import pytest
+from sklearn.decomposition import sparse_encode
 from sklearn.utils.extmath import randomized_svd as sk_randomized_svd
 
+import netregions.decomposition as decomposition
 from netregions.decomposition import (
     canica,
     dict_learning,
+    lasso_codes,
     map_row_blocks,
     randomized_svd,
     reduce_data,
@@ -160,3 +163,52 @@ def test_map_row_blocks_recomputes_the_block_of_a_failed_worker(rng):
     with pytest.warns(UserWarning, match="worker failed, computed again"):
         got = map_row_blocks(fails_in_children, rows, 3)
     np.testing.assert_array_equal(got, 2 * rows)
+
+
+# --------------------------------------------------------------------------- sparse coding
+
+
+def _coding_problem(rng, n_voxels, dtype, order):
+    dictionary = rng.standard_normal((8, 160))
+    dictionary /= np.linalg.norm(dictionary, axis=1, keepdims=True)
+    codes = rng.standard_normal((n_voxels, 8)) * (rng.random((n_voxels, 8)) < 0.3)
+    voxels = codes @ dictionary + 0.1 * rng.standard_normal((n_voxels, 160))
+    return np.array(voxels, dtype=dtype, order=order), dictionary.astype(dtype)
+
+
+def _sparse_encode(voxels, dictionary, alpha):
+    return sparse_encode(voxels, dictionary, algorithm="lasso_cd", alpha=alpha, n_jobs=1)
+
+
+@pytest.mark.filterwarnings("ignore:Objective did not converge")
+@pytest.mark.parametrize("n_voxels", [1, 5, 64, 300])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("alpha", [0.5, 10.0])
+def test_lasso_codes_equal_sparse_encode(rng, caplog, n_voxels, dtype, order, alpha):
+    voxels, dictionary = _coding_problem(rng, n_voxels, dtype, order)
+    expected = _sparse_encode(voxels, dictionary, alpha)
+    got = lasso_codes(voxels, dictionary, alpha, 1000)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+    assert got.flags.f_contiguous == expected.flags.f_contiguous
+    assert got.flags.c_contiguous == expected.flags.c_contiguous
+    assert not caplog.records, "the direct solver calls were not used"
+    if alpha == 0.5 and n_voxels > 1:
+        assert np.count_nonzero(got) > 0  # codes worth comparing
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        lambda voxels, dictionary, alpha, max_iter: np.zeros((len(voxels), len(dictionary))),
+        lambda *args: (_ for _ in ()).throw(TypeError("unexpected argument")),
+    ],
+    ids=["different codes", "changed signature"],
+)
+def test_lasso_codes_fall_back_to_sparse_encode(rng, caplog, monkeypatch, broken):
+    voxels, dictionary = _coding_problem(rng, 100, np.float32, "C")
+    monkeypatch.setattr(decomposition, "_lasso_cd_codes", broken)
+    got = lasso_codes(voxels, dictionary, 0.5, 1000)
+    np.testing.assert_array_equal(got, _sparse_encode(voxels, dictionary, 0.5))
+    assert "did not reproduce sparse_encode" in caplog.text
