@@ -1,16 +1,18 @@
-"""Splitting network maps into regions (the reference's ``RegionExtractor.fit``).
+"""Splitting network maps into regions (the reference's ``RegionExtractor``), arrays only.
 
-The recipe, as in the project's algorithm notes (§4):
+The recipe (docs/algorithms.md, Region extraction):
 
-1. threshold the 4D maps (:func:`threshold_maps`: ratio of voxels, percentile or value);
-2. split each map into regions (:func:`connected_regions`), either the reference's
+1. threshold the 4D maps with one of :data:`THRESHOLDING_STRATEGIES` (ratio of voxels,
+   percentile or value);
+2. split each map into regions with one of :data:`EXTRACTORS`: the reference's
    ``local_regions`` (smooth the map, find its peaks, share the map's non-zero voxels among the
    peaks with a :func:`random_walker`) or plain 6-connected components;
 3. drop regions of at most ``min_region_size`` mm³, keep the thresholded values inside each
    region (not binarised) and stack the regions in map order, then label order.
 
-:func:`extract_regions` is the workflow step: components NIfTI in, ``regions.nii.gz`` and
-``regions.tsv`` out.
+Also here: the table of regions (:func:`region_table`), the regions as a label image
+(:func:`atlas_labels`) and the least-squares signals of region maps (:func:`region_signals`).
+Reading and writing files is the job of :mod:`netregions.steps.extract_regions`.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from __future__ import annotations
 import logging
 import numbers
 import warnings
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -27,19 +28,23 @@ from scipy import sparse
 from scipy.sparse.linalg import cg
 
 from netregions import kernels
-from netregions.io import atomic_path, load_image, save_nifti
 
 __all__ = [
     "EXTRACTORS",
     "REGION_COLUMNS",
     "THRESHOLDING_STRATEGIES",
+    "NoRegionError",
+    "atlas_labels",
     "connected_regions",
-    "extract_regions",
     "random_walker",
+    "region_signals",
     "region_table",
+    "split_maps",
     "threshold_maps",
+    "threshold_percentile",
+    "threshold_ratio_n_voxels",
+    "threshold_value",
     "voxel_volume",
-    "write_region_table",
 ]
 
 log = logging.getLogger("netregions")
@@ -47,10 +52,6 @@ log = logging.getLogger("netregions")
 ThresholdingStrategy = Literal["ratio_n_voxels", "percentile", "img_value"]
 Extractor = Literal["local_regions", "connected_components"]
 
-#: Allowed ``thresholding_strategy`` values (the config's enum).
-THRESHOLDING_STRATEGIES: tuple[str, ...] = ("ratio_n_voxels", "percentile", "img_value")
-#: Allowed ``extract_type`` / ``extractor`` values (the config's enum).
-EXTRACTORS: tuple[str, ...] = ("local_regions", "connected_components")
 #: Columns of ``regions.tsv``, in order.
 REGION_COLUMNS: tuple[str, ...] = ("region", "component", "n_voxels", "volume_mm3", "x", "y", "z")
 
@@ -65,8 +66,213 @@ EDGE_EPSILON = 1e-10
 
 NO_REGION_MESSAGE = "No supra threshold regions was found"
 
+#: The reference's error text for a bad ratio (the values follow).
+RATIO_ERROR = (
+    "threshold given as ratio to the number of voxels must be Real number and should be "
+    "positive and between 0 and total number of maps i.e. n_maps="
+)
+
+
+class NoRegionError(ValueError):
+    """No region survived thresholding and the size filter."""
+
 
 # --------------------------------------------------------------------------- thresholding
+#
+# Every strategy returns a thresholded copy in which non-finite values (and values outside
+# an optional mask) are 0; float32 and float64 are kept, other dtypes become float32. Cuts
+# follow scipy.stats.scoreatpercentile and are compared as float64 numpy scalars, so ties
+# against the cut fall on the same side as in the reference (docs/algorithms.md, §4.1).
+
+
+def _finite_copy(maps: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """4D float copy of ``maps`` (3D → one map), non-finite and outside-mask entries → 0."""
+    maps = np.asarray(maps)
+    if maps.ndim not in (3, 4):
+        raise ValueError(f"maps must be 3D or 4D (x, y, z, n_maps); got {maps.ndim} dimensions")
+    dtype = np.float64 if maps.dtype.kind == "f" and maps.dtype.itemsize == 8 else np.float32
+    work = np.array(maps, dtype=dtype, order="K", copy=True)
+    if work.ndim == 3:
+        work = work[..., np.newaxis]
+    keep = np.isfinite(work)
+    if mask is not None:
+        keep &= _inside(mask, work.shape[:3])[..., np.newaxis]
+    work[~keep] = 0
+    return work
+
+
+def _inside(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    mask = np.asarray(mask)
+    if mask.shape != shape:
+        raise ValueError(f"mask must have the spatial shape of the maps {shape}; got {mask.shape}")
+    return mask != 0
+
+
+def _score_at_percentile(values: np.ndarray, percentile: float) -> np.float64:
+    """Linear-interpolated percentile of a 1D array, as ``scipy.stats.scoreatpercentile``.
+
+    With h = p / 100 * (n - 1), i = floor(h): the order statistic v_i when h is an integer,
+    else (v_i * (i + 1 - h) + v_{i+1} * (h - i)) / ((i + 1 - h) + (h - i)), in float64.
+    NaN for an empty array.
+    """
+    n = values.size
+    if n == 0:
+        return np.float64(np.nan)
+    h = percentile / 100.0 * (n - 1)
+    i = int(h)
+    # two order statistics in one partition (many ties: the zeros of sparse maps)
+    kth = [i, i + 1] if i + 1 < n else [max(i - 1, 0), i]
+    ordered = np.partition(values, kth)
+    if i == h:
+        return np.float64(ordered[i])
+    low, high = float(ordered[i]), float(ordered[i + 1])
+    weights = ((i + 1) - h, h - i)
+    return np.float64((low * weights[0] + high * weights[1]) / (weights[0] + weights[1]))
+
+
+def _apply_cut(work: np.ndarray, cut: np.float64, two_sided: bool) -> np.ndarray:
+    """Zero the entries beyond a threshold_img cut, in place (docs/algorithms.md, §4.1)."""
+    if two_sided:
+        work[(-cut < work) & (work < cut)] = 0
+    elif cut >= 0:
+        work[work < cut] = 0
+    else:  # a negative one-sided cut keeps the values below it (a NaN cut zeroes nothing)
+        work[work > cut] = 0
+    return work
+
+
+def _is_real(value: object) -> bool:
+    """True for real numbers (Python or numpy), False for bools, strings and others."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def _as_input_shape(work: np.ndarray, maps: np.ndarray) -> np.ndarray:
+    return work[..., 0] if np.ndim(maps) == 3 else work
+
+
+def threshold_ratio_n_voxels(
+    maps: np.ndarray, ratio: float, two_sided: bool = True, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Keep about ``ratio`` × n_voxels entries with the largest |value| over all maps.
+
+    Parameters
+    ----------
+    maps : ndarray of shape (x, y, z, n_maps) or (x, y, z)
+        Stack of maps, maps on the last axis (3D input is one map). Never modified.
+    ratio : float
+        Real number in (0, n_maps].
+    two_sided, mask
+        Ignored, as in the reference: this strategy always keeps both signs and counts every
+        voxel of the grid.
+
+    Returns
+    -------
+    ndarray, same shape as ``maps``
+        Copy with non-finite values and entries with ``|x| < cut`` set to 0.
+
+    Raises
+    ------
+    ValueError
+        If ``ratio`` is not a real number in (0, n_maps], or ``maps`` is not 3D/4D.
+
+    Notes
+    -----
+    ``cut`` is the linear-interpolated percentile ``100 - (100 / n_maps) * ratio`` of |x| over
+    every entry of the 4D array, zeros outside the brain and outside each map included.
+    """
+    work = _finite_copy(maps, None)
+    n_maps = work.shape[3]
+    if not _is_real(ratio) or not 0 < ratio <= n_maps:
+        raise ValueError(f"{RATIO_ERROR}{n_maps}. You provided {ratio}")
+    cut = _score_at_percentile(np.abs(work).ravel(order="K"), 100.0 - (100.0 / n_maps) * ratio)
+    work[np.abs(work) < cut] = 0
+    return _as_input_shape(work, maps)
+
+
+def threshold_percentile(
+    maps: np.ndarray, percentile: float, two_sided: bool = False, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Zero the values below a percentile of the data (the reference's ``threshold_img``).
+
+    Parameters
+    ----------
+    maps : ndarray of shape (x, y, z, n_maps) or (x, y, z)
+        Stack of maps, maps on the last axis. Never modified.
+    percentile : float
+        Percentile in [0, 100].
+    two_sided : bool, default=False
+        If True the percentile is taken over |x| and values with ``-cut < x < cut`` are
+        zeroed; otherwise over the non-negative values (zeros included) and values below
+        the cut (all negative values for a non-negative cut) are zeroed.
+    mask : ndarray of shape (x, y, z), optional
+        Values outside the mask (mask == 0) are zeroed and excluded from the percentile.
+
+    Returns
+    -------
+    ndarray, same shape as ``maps``
+
+    Raises
+    ------
+    ValueError
+        If ``percentile`` is not in [0, 100], or the maps or mask have the wrong shape.
+
+    Notes
+    -----
+    ``cut = scoreatpercentile(D, percentile) + 1e-5`` with D the in-mask values (|x| if
+    two-sided, else the values >= 0). An empty D gives a NaN cut, which zeroes nothing.
+    """
+    if not _is_real(percentile) or not 0 <= percentile <= 100:
+        raise ValueError(f"percentile must be a number in [0, 100]; got {percentile!r}")
+    work = _finite_copy(maps, mask)
+    values = work.ravel(order="K") if mask is None else work[_inside(mask, work.shape[:3])].ravel()
+    sample = np.abs(values) if two_sided else values[values >= 0]
+    cut = _score_at_percentile(sample, float(percentile)) + np.float64(1e-5)
+    return _as_input_shape(_apply_cut(work, cut, two_sided), maps)
+
+
+def threshold_value(
+    maps: np.ndarray, value: float, two_sided: bool = False, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Zero the values beyond a given value (the reference's ``threshold_img`` with a number).
+
+    Parameters
+    ----------
+    maps : ndarray of shape (x, y, z, n_maps) or (x, y, z)
+        Stack of maps, maps on the last axis. Never modified.
+    value : float
+        The cut, used as is.
+    two_sided : bool, default=False
+        If True values with ``-value < x < value`` are zeroed (``value`` must be >= 0);
+        otherwise values ``x < value`` for a non-negative value, ``x > value`` for a negative
+        one.
+    mask : ndarray of shape (x, y, z), optional
+        Values outside the mask (mask == 0) are zeroed.
+
+    Returns
+    -------
+    ndarray, same shape as ``maps``
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a finite real number, is negative with ``two_sided=True``, or the
+        maps or mask have the wrong shape.
+    """
+    if not _is_real(value) or not np.isfinite(value):
+        raise ValueError(f"threshold value must be a finite real number; got {value!r}")
+    if two_sided and value < 0:
+        raise ValueError(f"threshold value must be non-negative when two_sided=True; got {value!r}")
+    work = _finite_copy(maps, mask)
+    return _as_input_shape(_apply_cut(work, np.float64(value), two_sided), maps)
+
+
+#: Thresholding strategies by config name (``regions.thresholding_strategy``); each is
+#: ``f(maps, threshold, two_sided=..., mask=...) -> thresholded copy``.
+THRESHOLDING_STRATEGIES: dict[str, Callable[..., np.ndarray]] = {
+    "ratio_n_voxels": threshold_ratio_n_voxels,
+    "percentile": threshold_percentile,
+    "img_value": threshold_value,
+}
 
 
 def threshold_maps(
@@ -76,23 +282,20 @@ def threshold_maps(
     two_sided: bool = False,
     mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Threshold network maps with one of the reference's three strategies.
+    """Threshold network maps with one of :data:`THRESHOLDING_STRATEGIES`.
 
     Parameters
     ----------
     maps : ndarray, shape (x, y, z, n_maps) or (x, y, z)
         Maps on the last axis; a 3D array is one map. Not modified.
     threshold : float
-        ``ratio_n_voxels``: ratio in (0, n_maps], keeps about ``threshold × n_voxels`` entries
-        over all maps; ``percentile``: percentile in [0, 100]; ``img_value``: value.
+        ``ratio_n_voxels``: ratio in (0, n_maps]; ``percentile``: percentile in [0, 100];
+        ``img_value``: value.
     strategy : {"ratio_n_voxels", "percentile", "img_value"}
     two_sided : bool, default=False
-        ``percentile`` and ``img_value`` only: threshold ``|x|`` (keep both signs) instead of
-        ``x`` (keep values above the cut). Ignored by ``ratio_n_voxels``, which always keeps
-        both signs.
+        ``percentile`` and ``img_value`` only (``ratio_n_voxels`` always keeps both signs).
     mask : ndarray of bool, shape (x, y, z), optional
-        ``percentile`` and ``img_value`` only (as in the reference): values outside are zeroed
-        and left out of the percentile.
+        ``percentile`` and ``img_value`` only (as in the reference).
 
     Returns
     -------
@@ -104,21 +307,11 @@ def threshold_maps(
     ValueError
         Unknown strategy ("'thresholding_strategy' must be one of ..."), a threshold that is
         None or a string ("The given input to threshold is not valid. ..."), or a threshold out
-        of range for the strategy (raised by the kernels).
+        of range for the strategy.
     """
-    _check_choice("thresholding_strategy", strategy, THRESHOLDING_STRATEGIES)
+    _check_choice("thresholding_strategy", strategy, tuple(THRESHOLDING_STRATEGIES))
     _check_threshold_is_number(threshold)
-    maps = np.asarray(maps)
-    maps4d = maps[..., np.newaxis] if maps.ndim == 3 else maps
-    if maps4d.ndim != 4:
-        raise ValueError(f"maps must be a 3D or 4D array; got shape {maps.shape}")
-    if strategy == "ratio_n_voxels":
-        out = kernels.threshold_ratio_n_voxels(maps4d, threshold)
-    elif strategy == "percentile":
-        out = kernels.threshold_percentile(maps4d, threshold, two_sided=two_sided, mask=mask)
-    else:
-        out = kernels.threshold_value(maps4d, threshold, two_sided=two_sided, mask=mask)
-    return out.reshape(maps.shape)
+    return THRESHOLDING_STRATEGIES[strategy](maps, threshold, two_sided=two_sided, mask=mask)
 
 
 def _check_choice(name: str, value: object, allowed: Sequence[str]) -> None:
@@ -129,7 +322,7 @@ def _check_choice(name: str, value: object, allowed: Sequence[str]) -> None:
 def _check_threshold_is_number(threshold: object) -> None:
     # The reference rejects None and strings ("30%") here; bools are numbers in Python but
     # never a meaningful threshold, so they are rejected too.
-    if not isinstance(threshold, numbers.Real) or isinstance(threshold, bool):
+    if not _is_real(threshold):
         raise ValueError(
             "The given input to threshold is not valid. Give a number: a ratio for "
             "'ratio_n_voxels', a percentile in [0, 100] for 'percentile' or a value for "
@@ -410,16 +603,27 @@ def connected_regions(
     another blob's seed, so a region can include voxels not connected to it. This is kept on
     purpose, for parity; ``connected_components`` has no such effect.
     """
-    regions, index = _split_maps(maps, affine, min_region_size, extract_type, smoothing_fwhm, mask)
+    regions, index = split_maps(maps, affine, min_region_size, extract_type, smoothing_fwhm, mask)
     if not index:
         warnings.warn(NO_REGION_MESSAGE, UserWarning, stacklevel=2)
         return None, None
     return regions, index
 
 
-def _split_maps(maps, affine, min_region_size, extract_type, smoothing_fwhm, mask):
-    """:func:`connected_regions` without the warning: ``(regions, index)``, index may be []."""
-    _check_choice("extract_type", extract_type, EXTRACTORS)
+def split_maps(
+    maps: np.ndarray,
+    affine: np.ndarray,
+    min_region_size: float = 1350,
+    extract_type: Extractor = "local_regions",
+    smoothing_fwhm: float | None = 6.0,
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[int]]:
+    """:func:`connected_regions` without its warning: ``(regions, index)``; index may be [].
+
+    Parameters and returns as :func:`connected_regions`, except that an empty result is an
+    array with no volume and an empty list.
+    """
+    _check_choice("extract_type", extract_type, tuple(EXTRACTORS))
     maps4d = _as_4d(maps)
     affine = np.asarray(affine, dtype=np.float64)
     mask = _check_mask(mask, maps4d.shape[:3])
@@ -427,7 +631,7 @@ def _split_maps(maps, affine, min_region_size, extract_type, smoothing_fwhm, mas
     kept: list[tuple[int, np.ndarray]] = []
     for k in range(maps4d.shape[3]):
         m = _clean_map(maps4d[..., k], mask)
-        labels = _label_map(m, affine, extract_type, smoothing_fwhm)
+        labels = EXTRACTORS[extract_type](m, affine, smoothing_fwhm)
         kept.extend((k, region) for region in _large_regions(labels, min_vox))
     regions = np.zeros((*maps4d.shape[:3], len(kept)), dtype=maps4d.dtype, order="F")
     for r, (k, region) in enumerate(kept):
@@ -478,12 +682,10 @@ def _clean_map(m: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return m
 
 
-def _label_map(m: np.ndarray, affine: np.ndarray, extract_type: str, fwhm) -> np.ndarray:
-    """Region labels (0 = none) of one map, numbered in the reference's order."""
-    if extract_type == "connected_components":
-        labels, _ = kernels.label(m != 0, connectivity=6)
-        return labels
-    return _local_region_labels(m, affine, fwhm)
+def _connected_component_labels(m: np.ndarray, affine: np.ndarray, fwhm) -> np.ndarray:
+    """Each 6-connected blob of non-zero voxels of one map (numbered in C order)."""
+    labels, _ = kernels.label(m != 0, connectivity=6)
+    return labels
 
 
 def _local_region_labels(m: np.ndarray, affine: np.ndarray, fwhm) -> np.ndarray:
@@ -516,6 +718,14 @@ def _large_regions(labels: np.ndarray, min_vox: float) -> list[np.ndarray]:
     keep = np.flatnonzero(sizes > min_vox)
     keep = keep[keep > 0]
     return [labels == lab for lab in keep]
+
+
+#: Region extractors by config name (``regions.extractor``); each labels one map:
+#: ``f(map, affine, smoothing_fwhm) -> int labels`` (0 = no region), in the reference's order.
+EXTRACTORS: dict[str, Callable[[np.ndarray, np.ndarray, float | None], np.ndarray]] = {
+    "local_regions": _local_region_labels,
+    "connected_components": _connected_component_labels,
+}
 
 
 # --------------------------------------------------------------------------- table
@@ -576,40 +786,61 @@ def _world_centre(voxels: np.ndarray, weights: np.ndarray, affine: np.ndarray) -
     return affine[:3, :3] @ centre + affine[:3, 3]
 
 
-def write_region_table(path: Path | str, table: np.ndarray) -> Path:
-    """Write :func:`region_table`'s output as a TSV, atomically.
+def atlas_labels(regions: np.ndarray) -> np.ndarray:
+    """The regions as one label image: each voxel takes the region of largest |value|.
 
     Parameters
     ----------
-    path : path-like
-    table : ndarray, structured
-        Fields :data:`REGION_COLUMNS`.
+    regions : ndarray, shape (x, y, z, n_regions)
+        Region maps (0 outside each region); regions of different networks may overlap.
 
     Returns
     -------
-    Path
-        ``path``. Ids and counts are written as integers, the volume with 9 significant digits,
-        the centre in mm with 2 decimals.
+    ndarray of int32, shape (x, y, z)
+        0 where no region has a non-zero value, else the 1-based region id (volume index + 1);
+        overlaps go to the region with the largest |value| (the first one on ties).
     """
-    lines = ["\t".join(REGION_COLUMNS)]
-    for row in table:
-        ids = [str(int(row[name])) for name in REGION_COLUMNS[:3]]
-        volume = f"{row['volume_mm3']:.9g}"
-        # + 0.0 turns -0.0 into 0.0 so that "-0.00" never appears
-        centre = [f"{round(float(row[c]), 2) + 0.0:.2f}" for c in "xyz"]
-        lines.append("\t".join([*ids, volume, *centre]))
-    with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
-    return Path(path)
+    regions = _as_4d(regions)
+    magnitude = np.abs(regions)
+    labels = np.argmax(magnitude, axis=3).astype(np.int32) + 1
+    labels[~np.any(magnitude > 0, axis=3)] = 0
+    return labels
 
 
-# --------------------------------------------------------------------------- workflow step
+def region_signals(series: np.ndarray, maps: np.ndarray) -> np.ndarray:
+    """Least-squares signals of (possibly overlapping) region maps.
+
+    Parameters
+    ----------
+    series : ndarray, shape (n_volumes, n_voxels)
+    maps : ndarray, shape (n_voxels, n_regions)
+
+    Returns
+    -------
+    ndarray, shape (n_volumes, n_regions), dtype of ``series``
+        Minimum-norm solution of ``maps @ signals.T = series.T``, as a least-squares solver
+        with the default cut-off would give (singular values of ``maps`` below
+        ``eps * largest`` are treated as zero, eps of the series' dtype).
+
+    Notes
+    -----
+    Solved through the small (n_regions, n_regions) Gram matrix in float64: the maps of
+    different regions barely overlap, so the Gram matrix is well conditioned, and this is
+    much faster than a generic solver on the tall (n_voxels, n_regions) system. The result
+    equals the reference's to float32 round-off (docs/differences.md).
+    """
+    maps64 = np.asarray(maps, dtype=np.float64)
+    eigval, eigvec = np.linalg.eigh(maps64.T @ maps64)
+    singular = np.sqrt(np.clip(eigval, 0, None))
+    keep = singular > np.finfo(series.dtype).eps * singular.max() if singular.size else []
+    basis = eigvec[:, keep] / eigval[keep]
+    projection = np.asarray(series, dtype=np.float64) @ maps64
+    return ((projection @ basis) @ eigvec[:, keep].T).astype(series.dtype)
 
 
 def extract_regions(
-    components: Path | str,
-    regions: Path | str,
-    table: Path | str,
+    maps: np.ndarray,
+    affine: np.ndarray,
     *,
     threshold: float = 0.5,
     thresholding_strategy: ThresholdingStrategy = "ratio_n_voxels",
@@ -617,54 +848,44 @@ def extract_regions(
     min_region_size: float = 1350,
     two_sided: bool = False,
     smoothing_fwhm: float | None = 6.0,
-) -> None:
-    """Workflow step: threshold the network maps, split them into regions, write both outputs.
+) -> tuple[np.ndarray, list[int]]:
+    """Threshold network maps and split them into regions (the reference's ``fit``).
 
     Parameters
     ----------
-    components : path-like
-        4D NIfTI of the network maps (maps on the last axis; a 3D image is one map).
-    regions : path-like
-        Output 4D NIfTI (float32), one region per volume, thresholded values kept.
-    table : path-like
-        Output TSV with the columns :data:`REGION_COLUMNS` (see :func:`region_table`), rows in
-        volume order.
-    threshold : float, default=0.5
-    thresholding_strategy : {"ratio_n_voxels", "percentile", "img_value"}, default="ratio_n_voxels"
-    extractor : {"local_regions", "connected_components"}, default="local_regions"
-    min_region_size : float, default=1350
-        mm³; regions of at most this volume are dropped.
-    two_sided : bool, default=False
-    smoothing_fwhm : float or None, default=6.0
-        mm; smoothing of the maps before peak finding (``local_regions`` only).
+    maps : ndarray, shape (x, y, z, n_maps)
+    affine : ndarray, shape (4, 4)
+    threshold, thresholding_strategy, two_sided
+        See :func:`threshold_maps`.
+    extractor, min_region_size, smoothing_fwhm
+        See :func:`connected_regions` (``extract_type``).
+
+    Returns
+    -------
+    regions : ndarray, shape (x, y, z, n_regions)
+    index : list of int
+        0-based source map of each region.
 
     Raises
     ------
-    ValueError
-        Invalid settings (see :func:`threshold_maps`, :func:`connected_regions`), or
-        "no region survived: ..." naming the settings, since an empty atlas would only make
-        the later steps fail.
+    NoRegionError
+        No region survived, with the settings and the voxel count a region needs, since an
+        empty atlas would only make the later steps fail.
     """
-    maps, affine = load_image(components)
     thresholded = threshold_maps(maps, threshold, thresholding_strategy, two_sided=two_sided)
-    found, index = _split_maps(
-        thresholded, affine, min_region_size, extractor, smoothing_fwhm, mask=None
-    )
+    regions, index = split_maps(thresholded, affine, min_region_size, extractor, smoothing_fwhm)
     if not index:
-        raise ValueError(
+        raise NoRegionError(
             f"no region survived: thresholding_strategy={thresholding_strategy!r}, "
             f"threshold={threshold!r}, two_sided={two_sided!r}, extractor={extractor!r}, "
             f"min_region_size={min_region_size!r} mm³ (more than "
-            f"{min_region_size / voxel_volume(affine):.4g} voxels needed) on {components}; "
-            "lower the threshold or min_region_size"
+            f"{min_region_size / voxel_volume(affine):.4g} voxels needed); lower "
+            "regions.threshold or regions.min_region_size"
         )
-    save_nifti(found, affine, regions, dtype=np.float32)
-    write_region_table(table, region_table(found, affine, index))
-    log.info("%d regions from %d maps (per map: %s)", len(index), _n_maps(maps), _counts(index))
-
-
-def _n_maps(maps: np.ndarray) -> int:
-    return 1 if maps.ndim == 3 else maps.shape[3]
+    log.info(
+        "%d regions from %d maps (per map: %s)", len(index), _as_4d(maps).shape[3], _counts(index)
+    )
+    return regions, index
 
 
 def _counts(index: Sequence[int]) -> dict[int, int]:

@@ -75,28 +75,15 @@ def test_input_unchanged(rng):
 
 @pytest.mark.parametrize("inner", [1, 4, 37])
 @pytest.mark.parametrize("radius", [0, 2, 10])
-@pytest.mark.parametrize("n_workers", [1, 3])
-def test_private_box_max_kernels(rng, inner, radius, n_workers):
+def test_private_box_max_kernel(rng, inner, radius):
     block = rng.standard_normal((3, 23, inner))  # float64, the dtype the wrapper uses
     expected = ndi.maximum_filter1d(block, 2 * radius + 1, axis=1, mode="constant", cval=0)
     window = 2 * radius + 1
     length = -(-(23 + 2 * radius) // window) * window
     width = 5  # slabs of 5 lines, the last one partial when inner is not a multiple
-    scratch = [np.empty((n_workers, length * width)) for _ in range(3)]
-    args = (block.ravel(), 3, 23, inner, radius, width)  # flat view seen as (outer, n, inner)
-    if n_workers == 1:
-        pk._box_max_share(*args, *(b[0] for b in scratch), 0, 1)
-    else:
-        pk._box_max_parallel(*args, *scratch)
+    scratch = [np.empty(length * width) for _ in range(3)]
+    pk._box_max(block.ravel(), 3, 23, inner, radius, width, *scratch)  # seen as (outer, n, inner)
     np.testing.assert_array_equal(block, expected)
-
-
-def test_parallel_path_matches_serial(rng, monkeypatch):
-    image = _smooth_field(rng, (31, 29, 27))
-    serial = peak_local_max(image, 4)
-    monkeypatch.setattr(pk, "_PARALLEL_MIN_SIZE", 0)
-    np.testing.assert_array_equal(peak_local_max(image, 4), serial)
-    np.testing.assert_array_equal(serial, peak_local_max_reference(image, 4))
 
 
 @pytest.mark.parametrize("min_distance", [-1, 1.5, "3", True])

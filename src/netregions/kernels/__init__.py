@@ -1,4 +1,4 @@
-"""Numba kernels for the voxel-wise work: smoothing, labelling, thresholding, peak finding.
+"""Numba kernels for the voxel-wise work: smoothing, labelling, peak finding, sparse coding.
 
 Each module pairs private ``_name`` kernels (arrays and scalars in, nothing allocated that
 can be passed in, no validation, no module globals read) with public wrappers that validate
@@ -13,14 +13,11 @@ Numba policy (applies to every kernel in this package):
   sources, so workflow jobs reuse the machine code of the first run. Editing a module
   invalidates the cache of that module's kernels only; a kernel and its callees live in the
   same module because the cache does not notice edits to callees in other files.
-- ``parallel=True`` only where a ``prange`` loop writes disjoint parts of the output
-  (volumes, time ranges, slabs, element ranges). Each parallel kernel is a ``prange`` over
-  workers around a serial ``_*_share`` kernel that processes one contiguous share of the
-  work; no floating-point value is reduced across workers, so results are bit-identical for
-  any thread count (``numba.set_num_threads``). Per-worker scratch buffers are allocated by
-  the wrapper, one row per worker. Jobs below a size threshold call the serial share kernel
-  directly: on a busy machine a parallel launch can stall for milliseconds, more than a
-  single 3D volume takes.
+- ``parallel=True`` only where a rule runs the kernel with several threads and a ``prange``
+  loop writes disjoint parts of the output: the sparse coding of the group decomposition
+  (one voxel per iteration). No floating-point value is reduced across threads, so results
+  are bit-identical for any thread count (``numba.set_num_threads``). Every other kernel runs
+  in single-threaded per-run jobs and is serial.
 - ``fastmath`` is off: the kernels reproduce scipy's float64 operation order exactly and
   handle NaN/inf explicitly.
 - Compile time is budgeted too (a cold compile of the whole package takes ~20 s of CPU):
@@ -33,23 +30,18 @@ Numba policy (applies to every kernel in this package):
 """
 
 from netregions.kernels.labeling import label, label_with_sizes, largest_component
+from netregions.kernels.lasso import lasso_codes
 from netregions.kernels.peaks import peak_local_max
-from netregions.kernels.smoothing import fwhm_to_sigma, smooth, smooth_in_mask
-from netregions.kernels.thresholding import (
-    threshold_percentile,
-    threshold_ratio_n_voxels,
-    threshold_value,
-)
+from netregions.kernels.smoothing import InMaskSmoother, fwhm_to_sigma, smooth, smooth_in_mask
 
 __all__ = [
+    "InMaskSmoother",
     "fwhm_to_sigma",
     "label",
     "label_with_sizes",
     "largest_component",
+    "lasso_codes",
     "peak_local_max",
     "smooth",
     "smooth_in_mask",
-    "threshold_percentile",
-    "threshold_ratio_n_voxels",
-    "threshold_value",
 ]

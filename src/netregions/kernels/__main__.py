@@ -34,10 +34,12 @@ def warm_up() -> float:
             kernels.label(mask, connectivity)
             kernels.label_with_sizes(mask, connectivity)
         kernels.largest_component(mask, 6)
-    for maps in _variants((6, 7, 5, 3)):
-        kernels.threshold_ratio_n_voxels(maps, 0.5)
-        kernels.threshold_percentile(maps, 90.0, two_sided=True)
-        kernels.threshold_value(maps, 0.1)
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        dictionary = rng.standard_normal((3, 12)).astype(dtype)
+        voxels = rng.standard_normal((3000, 12)).astype(dtype)  # the parallel kernel too
+        kernels.lasso_codes(voxels, dictionary, 1.0)
+        kernels.lasso_codes(np.asfortranarray(voxels), dictionary, 1.0)
     return time.perf_counter() - start
 
 

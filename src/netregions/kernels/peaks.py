@@ -1,4 +1,6 @@
-"""Local maxima of a 3D image, as the reference's ``peak_local_max`` (spec §4.2 step 2).
+"""Local maxima of a 3D image, as the reference's ``peak_local_max``.
+
+See docs/algorithms.md §4.2, step 2.
 
 A voxel is a peak when it equals the maximum of the (2 * min_distance + 1)^3 box around it
 (voxels outside the image count as 0) and exceeds max(threshold_rel * max(p),
@@ -11,17 +13,14 @@ the van Herk / Gil-Werman scheme: block-wise prefix and suffix maxima give any w
 maximum with two lookups, whatever the window size.
 """
 
-import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 __all__ = ["peak_local_max"]
 
 
 # Values per slab buffer: columns are grouped until a padded slab holds about this many.
 _BUFFER_TARGET = 4096
-# Images with fewer voxels than this are processed serially (see _n_workers).
-_PARALLEL_MIN_SIZE = 1 << 20
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,58 +96,23 @@ def _window_max_slab(data, n, inner, o, c0, c1, radius, padded, prefix, suffix):
 
 
 @njit(cache=True)
-def _box_max_share(data, outer, n, inner, radius, width, padded, prefix, suffix, worker, n_workers):
-    """Running maximum along the middle axis of ``data`` for one worker's share, in place.
+def _box_max(data, outer, n, inner, radius, width, padded, prefix, suffix):
+    """Running maximum along the middle axis of ``data``, in place.
 
     ``data`` is flat, seen as (outer, n, inner); the work items are slabs of ``width``
-    neighbouring lines, split into ``n_workers`` contiguous shares.
+    neighbouring lines.
     """
     n_slabs = (inner + width - 1) // width
-    n_items = outer * n_slabs
-    for item in range(worker * n_items // n_workers, (worker + 1) * n_items // n_workers):
+    for item in range(outer * n_slabs):
         o = item // n_slabs
         c0 = (item % n_slabs) * width
         c1 = min(c0 + width, inner)
         _window_max_slab(data, n, inner, o, c0, c1, radius, padded, prefix, suffix)
 
 
-@njit(cache=True, parallel=True)
-def _box_max_parallel(data, outer, n, inner, radius, width, paddeds, prefixes, suffixes):
-    """Run `_box_max_share` with one share per worker (row of the scratch arrays).
-
-    Every line is written by exactly one worker.
-    """
-    n_workers = paddeds.shape[0]
-    for w in prange(n_workers):
-        _box_max_share(
-            data,
-            outer,
-            n,
-            inner,
-            radius,
-            width,
-            paddeds[w],
-            prefixes[w],
-            suffixes[w],
-            w,
-            n_workers,
-        )
-
-
 # --------------------------------------------------------------------------------------------
 # Wrappers
 # --------------------------------------------------------------------------------------------
-
-
-def _n_workers(n_values: int) -> int:
-    """Workers for a job of ``n_values`` values: numba's thread count, or 1 for small jobs.
-
-    Launching a parallel region can stall for milliseconds when the other cores are busy;
-    a single 3D image of usual size is faster serially.
-    """
-    if n_values < _PARALLEL_MIN_SIZE:
-        return 1
-    return max(1, numba.get_num_threads())
 
 
 def _max_along_first_axes(volume: np.ndarray, radius: int, n_axes: int) -> None:
@@ -159,18 +123,14 @@ def _max_along_first_axes(volume: np.ndarray, radius: int, n_axes: int) -> None:
     """
     window = 2 * radius + 1
     length = -(-(max(volume.shape) + 2 * radius) // window) * window
-    n_workers = _n_workers(volume.size)
     data = volume.reshape(-1)  # flat view
     for axis in range(n_axes):
         shape = volume.shape
         inner = int(np.prod(shape[axis + 1 :]))
         width = max(1, min(inner, _BUFFER_TARGET // length))
-        scratch = [np.empty((n_workers, length * width), dtype=volume.dtype) for _ in range(3)]
+        padded, prefix, suffix = (np.empty(length * width, dtype=volume.dtype) for _ in range(3))
         blocks = (int(np.prod(shape[:axis])), shape[axis], inner)
-        if n_workers == 1:
-            _box_max_share(data, *blocks, radius, width, *(b[0] for b in scratch), 0, 1)
-        else:
-            _box_max_parallel(data, *blocks, radius, width, *scratch)
+        _box_max(data, *blocks, radius, width, padded, prefix, suffix)
 
 
 def _box_maximum(image: np.ndarray, radius: int) -> np.ndarray:

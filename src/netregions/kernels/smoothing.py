@@ -6,16 +6,16 @@ The result matches the reference's ``smooth_array``: non-finite values set to 0,
 the output dtype before the next axis, exactly as scipy does, so float32 results are
 bit-identical to the reference (same weights, same operation order, no FMA contraction).
 
-Work is split into independent *units* that never need another unit's result, so a worker
-runs all three passes of its units without waiting for the others:
+The data are smoothed block by block, each block all three passes at once while it sits in
+the cache:
 
-- Fortran-ordered ``(x, y, z, t)`` series (what nibabel returns): a unit is one contiguous
-  volume, smoothed while it sits in the worker's cache;
-- C-ordered series: a unit is a range of time points of every voxel (time is innermost and
-  never smoothed, so the lines of a unit sit side by side and filter as one slab);
-- a single 3D volume is one unit (it is small; it runs serially).
+- Fortran-ordered ``(x, y, z, t)`` series (what nibabel returns): a block is one contiguous
+  volume;
+- C-ordered series: one block holds every time point of every voxel (time is innermost and
+  never smoothed, so the lines sit side by side and filter as one slab);
+- a single 3D volume is one block.
 
-Inside a unit, a pass along an axis sees the data as (outer, n, inner) and filters along the
+Inside a block, a pass along an axis sees the data as (outer, n, inner) and filters along the
 middle axis: lines (inner == 1) are laid end to end in a reflect-extended buffer and
 filtered as one long line; otherwise up to ``_BUFFER_TARGET`` values of neighbouring lines are
 filtered side by side. Either way the inner loops are long and vectorised.
@@ -25,14 +25,13 @@ pass then filters only the boxes of lines, and the part of each line, that the n
 reads, worked back from the mask; every value it computes is computed as above.
 """
 
-import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-__all__ = ["fwhm_to_sigma", "smooth", "smooth_in_mask"]
+__all__ = ["InMaskSmoother", "fwhm_to_sigma", "smooth", "smooth_in_mask"]
 
 # Ratio FWHM / sigma of a Gaussian, sqrt(8 ln 2).
 _FWHM_OVER_SIGMA = np.sqrt(8 * np.log(2))
@@ -40,10 +39,8 @@ _FWHM_OVER_SIGMA = np.sqrt(8 * np.log(2))
 _TRUNCATE = 4.0
 # Values per work-item buffer: lines (or slab columns) are grouped until the reflect-extended
 # float64 buffer holds about this many values, so the inner loops are long (vectorised) while
-# the two buffers of a worker (2 x 64 KiB) stay in L1/L2.
+# the two buffers (2 x 64 KiB) stay in L1/L2.
 _BUFFER_TARGET = 8192
-# Jobs with fewer values than this run serially (see _n_workers).
-_PARALLEL_MIN_SIZE = 1 << 20
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,45 +162,30 @@ def _filter_slab(data, n, inner, o, c0, c1, i0, i1, half_weights, radius, table,
 
 
 @njit(cache=True)
-def _filter_pass(data, outer, n, mid, m, m0, m1, target, half_weights, radius, table, ext, acc):
-    """Filter ``data``, seen as (outer, n, mid, m), along n in place.
-
-    Only the columns whose last index lies in [m0, m1) are filtered (all of them when
-    m0 == 0 and m1 == m).
-    """
+def _filter_pass(data, outer, n, inner, target, half_weights, radius, table, ext, acc):
+    """Filter ``data``, seen as (outer, n, inner), along n in place."""
     length = n + 2 * radius
-    inner = mid * m
     if inner == 1:  # contiguous lines: groups of lines filling about `target` values
         group = max(1, target // length)
         for o0 in range(0, outer, group):
             o1 = min(o0 + group, outer)
             _filter_lines(data, n, o0, o1, 0, n, half_weights, radius, table, ext, acc)
         return
-    # Column ranges [start, stop) of the unit, cut into slabs of about `target` values.
-    full = m1 - m0 == m
-    n_ranges = 1 if full else mid
-    width = max(1, target // length)
+    width = max(1, target // length)  # slabs of about `target` values
     for o in range(outer):
-        for g in range(n_ranges):
-            start = 0 if full else g * m + m0
-            stop = inner if full else g * m + m1
-            for c0 in range(start, stop, width):
-                c1 = min(c0 + width, stop)
-                _filter_slab(data, n, inner, o, c0, c1, 0, n, half_weights, radius, table, ext, acc)
+        for c0 in range(0, inner, width):
+            c1 = min(c0 + width, inner)
+            _filter_slab(data, n, inner, o, c0, c1, 0, n, half_weights, radius, table, ext, acc)
 
 
 @njit(cache=True)
-def _smooth_unit(src, dst, shape, m, m0, m1, axes, half_weights, radii, tables, target, ext, acc):
-    """Copy (non-finite → 0) and smooth one unit along ``axes``, in that order.
+def _smooth_block(src, dst, shape, m, axes, half_weights, radii, tables, target, ext, acc):
+    """Copy (non-finite → 0) and smooth one flat C-ordered block along ``axes``, in order.
 
-    The unit is the columns [m0, m1) of a flat C-ordered block of shape
-    (shape[0], shape[1], shape[2], m).
+    The block has shape (shape[0], shape[1], shape[2], m): one volume (m = 1) or every time
+    point of a C-ordered series (time innermost, never smoothed).
     """
-    if m1 - m0 == m:
-        _copy_finite_range(src, dst, 0, src.size)
-    else:
-        for g in range(src.size // m):
-            _copy_finite_range(src, dst, g * m + m0, g * m + m1)
+    _copy_finite_range(src, dst, 0, src.size)
     for a in range(3):
         axis = axes[a]
         if radii[a] == 0:
@@ -211,97 +193,20 @@ def _smooth_unit(src, dst, shape, m, m0, m1, axes, half_weights, radii, tables, 
         outer = 1
         for d in range(axis):
             outer *= shape[d]
-        mid = 1
+        inner = m
         for d in range(axis + 1, 3):
-            mid *= shape[d]
+            inner *= shape[d]
         _filter_pass(
-            dst,
-            outer,
-            shape[axis],
-            mid,
-            m,
-            m0,
-            m1,
-            target,
-            half_weights[a],
-            radii[a],
-            tables[a],
-            ext,
-            acc,
+            dst, outer, shape[axis], inner, target, half_weights[a], radii[a], tables[a], ext, acc
         )
 
 
 @njit(cache=True)
-def _smooth_share(
-    src,
-    dst,
-    shape,
-    m,
-    n_chunks,
-    axes,
-    half_weights,
-    radii,
-    tables,
-    target,
-    ext,
-    acc,
-    worker,
-    n_workers,
-):
-    """Smooth the ``worker``-th of ``n_workers`` contiguous shares of the units.
-
-    ``src`` and ``dst`` are (n_blocks, block_size) C-ordered; unit u is block u // n_chunks,
-    columns [c*m // n_chunks, (c+1)*m // n_chunks) with c = u % n_chunks.
-    """
-    n_units = src.shape[0] * n_chunks
-    for u in range(worker * n_units // n_workers, (worker + 1) * n_units // n_workers):
-        block = u // n_chunks
-        chunk = u % n_chunks
-        m0 = chunk * m // n_chunks
-        m1 = (chunk + 1) * m // n_chunks
-        _smooth_unit(
-            src[block],
-            dst[block],
-            shape,
-            m,
-            m0,
-            m1,
-            axes,
-            half_weights,
-            radii,
-            tables,
-            target,
-            ext,
-            acc,
-        )
-
-
-@njit(cache=True, parallel=True)
-def _smooth_parallel(
-    src, dst, shape, m, n_chunks, axes, half_weights, radii, tables, target, exts, accs
-):
-    """`_smooth_share` with one share per worker (row of ``exts``/``accs``).
-
-    Units are disjoint and each output value is computed by the same operations whatever
-    the split, so the result does not depend on the number of workers.
-    """
-    n_workers = exts.shape[0]
-    for w in prange(n_workers):
-        _smooth_share(
-            src,
-            dst,
-            shape,
-            m,
-            n_chunks,
-            axes,
-            half_weights,
-            radii,
-            tables,
-            target,
-            exts[w],
-            accs[w],
-            w,
-            n_workers,
+def _smooth_blocks(src, dst, shape, m, axes, half_weights, radii, tables, target, ext, acc):
+    """:func:`_smooth_block` for every row of ``src``/``dst`` (n_blocks, block_size)."""
+    for block in range(src.shape[0]):
+        _smooth_block(
+            src[block], dst[block], shape, m, axes, half_weights, radii, tables, target, ext, acc
         )
 
 
@@ -333,19 +238,18 @@ def _slabs_in_boxes(volume, n, inner, boxes, half_weights, radius, table, target
 
 
 @njit(cache=True)
-def _smooth_in_mask_share(
+def _smooth_volumes_in_boxes(
     src, out, shape, half_weights, radii, tables, x_boxes, y_boxes, z_boxes, voxels, target,
-    volume, ext, acc, worker, n_workers,
+    volume, ext, acc,
 ):  # fmt: skip
-    """Smooth the ``worker``-th share of the volumes inside the boxes, gather the mask.
+    """Smooth every volume inside the boxes and gather the mask's voxels.
 
     ``src`` is (n_volumes, nx*ny*nz), each row a Fortran-ordered volume; ``out`` is
     (n_volumes, n_voxels); ``voxels`` are the flat (Fortran) indices of the mask's voxels;
-    ``volume`` is the worker's scratch volume.
+    ``volume`` is a scratch volume.
     """
     nx, ny, nz = shape[0], shape[1], shape[2]
-    n_volumes = src.shape[0]
-    for t in range(worker * n_volumes // n_workers, (worker + 1) * n_volumes // n_workers):
+    for t in range(src.shape[0]):
         _copy_finite_range(src[t], volume, 0, volume.size)
         if radii[0] > 0:
             _lines_in_boxes(
@@ -362,20 +266,6 @@ def _smooth_in_mask_share(
         row = out[t]
         for j in range(voxels.size):
             row[j] = volume[voxels[j]]
-
-
-@njit(cache=True, parallel=True)
-def _smooth_in_mask_parallel(
-    src, out, shape, half_weights, radii, tables, x_boxes, y_boxes, z_boxes, voxels, target,
-    volumes, exts, accs,
-):  # fmt: skip
-    """`_smooth_in_mask_share` with one share of the volumes per worker."""
-    n_workers = exts.shape[0]
-    for w in prange(n_workers):
-        _smooth_in_mask_share(
-            src, out, shape, half_weights, radii, tables, x_boxes, y_boxes, z_boxes, voxels,
-            target, volumes[w], exts[w], accs[w], w, n_workers,
-        )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -500,26 +390,6 @@ def _readable_by_kernel(data: np.ndarray) -> np.ndarray:
     return data.astype(np.float32, order="K")
 
 
-def _scratch(n_workers: int, line_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-worker float64 buffers: reflect-extended lines and accumulators, one row each.
-
-    A work item needs at most max(target, longest extended line) values in each buffer.
-    """
-    size = max(_BUFFER_TARGET, line_length)
-    return np.empty((n_workers, size)), np.empty((n_workers, size))
-
-
-def _n_workers(n_values: int) -> int:
-    """Workers for a job of ``n_values`` values: numba's thread count, or 1 for small jobs.
-
-    Launching a parallel region costs little on an idle machine but can stall for
-    milliseconds when the other cores are busy; a single volume is faster serially.
-    """
-    if n_values < _PARALLEL_MIN_SIZE:
-        return 1
-    return max(1, numba.get_num_threads())
-
-
 def _spans(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each row of a 2D boolean array: any set, first set index, last set index + 1."""
     n = flags.shape[1]
@@ -584,28 +454,100 @@ def _mask_boxes(
 # --------------------------------------------------------------------------------------------
 
 
+def _scratch(line_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """float64 buffers for reflect-extended lines and accumulators.
+
+    A work item needs at most max(target, longest extended line) values in each buffer.
+    """
+    size = max(_BUFFER_TARGET, line_length)
+    return np.empty(size), np.empty(size)
+
+
 def _run(
     data: np.ndarray, out: np.ndarray, weights: np.ndarray, radii: np.ndarray, tables: np.ndarray
 ) -> None:
-    """Describe ``data``/``out`` as blocks of units and run the serial or parallel kernel."""
-    fortran = not data.flags.c_contiguous
-    if fortran:  # memory order (t, z, y, x): volumes are blocks, axes reversed
+    """Describe ``data``/``out`` as flat blocks and run the kernel."""
+    if not data.flags.c_contiguous:  # memory order (t, z, y, x): volumes are blocks, axes reversed
         n_blocks = data.shape[3] if data.ndim == 4 else 1
         shape, m, axes = data.shape[2::-1], 1, [2, 1, 0]
         src, dst = data.T.reshape(n_blocks, -1), out.T.reshape(n_blocks, -1)
     else:  # memory order (x, y, z, t): one block, time innermost
         shape, m, axes = data.shape[:3], data.shape[3] if data.ndim == 4 else 1, [0, 1, 2]
         src, dst = data.reshape(1, -1), out.reshape(1, -1)
-    n_workers = _n_workers(data.size)
-    n_chunks = min(n_workers, m)  # time ranges per block (1 for volumes)
-    n_workers = min(n_workers, src.shape[0] * n_chunks)
-    exts, accs = _scratch(n_workers, max(shape) + 2 * int(radii.max()))
-    args = (src, dst, np.array(shape, dtype=np.int64), m, n_chunks)
-    args += (np.array(axes, dtype=np.int64), weights, radii, tables, _BUFFER_TARGET)
-    if n_workers == 1:
-        _smooth_share(*args, exts[0], accs[0], 0, 1)
-    else:
-        _smooth_parallel(*args, exts, accs)
+    ext, acc = _scratch(max(shape) + 2 * int(radii.max()))
+    _smooth_blocks(
+        src, dst, np.array(shape, dtype=np.int64), m, np.array(axes, dtype=np.int64),
+        weights, radii, tables, _BUFFER_TARGET, ext, acc,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class InMaskSmoother:
+    """Smoothing restricted to a mask, planned once and applied to any number of volumes.
+
+    A run is smoothed a block of volumes at a time with the same mask: the boxes of the
+    three passes and the gathered voxel indices are worked out once, here, and passed to
+    every call. Calling it gives what :func:`smooth_in_mask` gives.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (x, y, z)
+    affine : ndarray of shape (4, 4)
+    fwhm : float or sequence of 3 floats or None
+        Full width at half maximum in mm; 0 or None: no smoothing (values only gathered).
+    """
+
+    mask: np.ndarray
+    sigma: np.ndarray
+    weights: np.ndarray
+    radii: np.ndarray
+    tables: np.ndarray
+    boxes: tuple[np.ndarray, np.ndarray, np.ndarray]
+    voxels: np.ndarray
+
+    @classmethod
+    def plan(
+        cls, mask: np.ndarray, affine: np.ndarray, fwhm: float | Sequence[float | None] | None
+    ) -> "InMaskSmoother":
+        """Work out the passes, boxes and voxel indices of ``mask`` for ``fwhm``."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.ndim != 3:
+            raise ValueError(f"mask must be 3D; got shape {mask.shape}")
+        sigma = fwhm_to_sigma(fwhm, affine)
+        weights, radii, tables = _pass_parameters(sigma, mask.shape)
+        voxels = np.ravel_multi_index(np.nonzero(mask), mask.shape, order="F")
+        boxes = _mask_boxes(mask, radii, tables)
+        return cls(mask, sigma, weights, radii, tables, boxes, voxels)
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        """Smoothed in-mask values (n_volumes, n_voxels), or (n_voxels,) for a 3D ``data``."""
+        checked = _check_data(data)
+        if checked.shape[:3] != self.mask.shape:
+            raise ValueError(
+                f"mask grid {self.mask.shape} differs from the data grid {checked.shape[:3]}"
+            )
+        volumes = checked if checked.ndim == 4 else checked[..., np.newaxis]
+        if not np.any(self.sigma > 0):
+            out = np.ascontiguousarray(volumes[self.mask].T)
+        else:
+            out = self._smooth(_readable_by_kernel(volumes))
+        return out if checked.ndim == 4 else out[0]
+
+    def _smooth(self, volumes: np.ndarray) -> np.ndarray:
+        if not volumes.flags.f_contiguous:
+            volumes = np.asfortranarray(volumes)  # one copy; decoded NIfTI data is Fortran-ordered
+        n_volumes = volumes.shape[3]
+        out = np.empty((n_volumes, self.voxels.size), dtype=_output_dtype(volumes.dtype))
+        if out.size == 0:
+            return out
+        src = volumes.T.reshape(n_volumes, -1)  # (t, z*y*x), a view
+        ext, acc = _scratch(max(self.mask.shape) + 2 * int(self.radii.max()))
+        volume = np.empty(src.shape[1], dtype=out.dtype)
+        _smooth_volumes_in_boxes(
+            src, out, np.array(self.mask.shape, dtype=np.int64), self.weights, self.radii,
+            self.tables, *self.boxes, self.voxels, _BUFFER_TARGET, volume, ext, acc,
+        )  # fmt: skip
+        return out
 
 
 def smooth_in_mask(
@@ -618,8 +560,9 @@ def smooth_in_mask(
 
     Equal, bit for bit, to ``smooth(data, affine, fwhm)[mask].T`` (the layout of
     ``netregions.masking.apply_mask``), but each pass of the separable filter runs only
-    over the lines, and the part of each line, that the next pass reads: with a brain mask
-    on a field of view, about half the work, and no smoothed 4D array is allocated.
+    over the lines, and the part of each line, that the next pass reads, and no smoothed 4D
+    array is allocated. To smooth many blocks with the same mask, plan once with
+    :meth:`InMaskSmoother.plan` and call the planned smoother on each block.
 
     Parameters
     ----------
@@ -642,54 +585,11 @@ def smooth_in_mask(
     ValueError
         As :func:`smooth`, or if ``mask`` is not on the grid of ``data``.
     """
-    checked = _check_data(data)
     mask = np.asarray(mask, dtype=bool)
-    if mask.shape != checked.shape[:3]:
-        raise ValueError(f"mask grid {mask.shape} differs from the data grid {checked.shape[:3]}")
-    sigma = fwhm_to_sigma(fwhm, affine)
-    volumes = checked if checked.ndim == 4 else checked[..., np.newaxis]
-    if not np.any(sigma > 0):
-        out = np.ascontiguousarray(volumes[mask].T)
-    else:
-        out = _smooth_volumes_in_mask(_readable_by_kernel(volumes), sigma, mask)
-    return out if checked.ndim == 4 else out[0]
-
-
-@functools.lru_cache(maxsize=4)
-def _mask_plan(mask_bytes: bytes, shape: tuple[int, ...], sigma: tuple[float, ...]) -> tuple:
-    """Pass parameters, boxes and gathered voxels of a mask (C-order bytes) and sigma.
-
-    Cached: a run is smoothed a block of volumes at a time with the same mask, and working
-    out the boxes and voxel indices (~1.2 ms) would otherwise be repeated for every block.
-    The kernels never write these arrays.
-    """
-    mask = np.frombuffer(mask_bytes, dtype=bool).reshape(shape)
-    weights, radii, tables = _pass_parameters(np.array(sigma), shape)
-    voxels = np.ravel_multi_index(np.nonzero(mask), shape, order="F")
-    return weights, radii, tables, _mask_boxes(mask, radii, tables), voxels
-
-
-def _smooth_volumes_in_mask(volumes: np.ndarray, sigma: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Driver of :func:`smooth_in_mask` for a 4D array the kernel reads."""
-    if not volumes.flags.f_contiguous:
-        volumes = np.asfortranarray(volumes)  # one copy; decoded NIfTI data is Fortran-ordered
-    n_volumes = volumes.shape[3]
-    plan = _mask_plan(mask.tobytes(), mask.shape, tuple(float(s) for s in sigma))
-    weights, radii, tables, boxes, voxels = plan
-    out = np.empty((n_volumes, voxels.size), dtype=_output_dtype(volumes.dtype))
-    if out.size == 0:
-        return out
-    src = volumes.T.reshape(n_volumes, -1)  # (t, z*y*x), a view
-    n_workers = min(_n_workers(volumes.size), n_volumes)
-    exts, accs = _scratch(n_workers, max(mask.shape) + 2 * int(radii.max()))
-    scratch_volumes = np.empty((n_workers, src.shape[1]), dtype=out.dtype)
-    shape = np.array(mask.shape, dtype=np.int64)
-    args = (src, out, shape, weights, radii, tables, *boxes, voxels, _BUFFER_TARGET)
-    if n_workers == 1:
-        _smooth_in_mask_share(*args, scratch_volumes[0], exts[0], accs[0], 0, 1)
-    else:
-        _smooth_in_mask_parallel(*args, scratch_volumes, exts, accs)
-    return out
+    grid = _check_data(data).shape[:3]
+    if mask.shape != grid:
+        raise ValueError(f"mask grid {mask.shape} differs from the data grid {grid}")
+    return InMaskSmoother.plan(mask, affine, fwhm)(data)
 
 
 def _check_data(data: np.ndarray) -> np.ndarray:

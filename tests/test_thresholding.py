@@ -1,4 +1,4 @@
-"""Thresholding strategies vs scipy.stats.scoreatpercentile references."""
+"""Thresholding strategies (netregions.regions) vs scipy.stats.scoreatpercentile references."""
 
 import re
 
@@ -6,11 +6,15 @@ import numpy as np
 import pytest
 from scipy.stats import scoreatpercentile
 
-from netregions.kernels import threshold_percentile, threshold_ratio_n_voxels, threshold_value
-from netregions.kernels import thresholding as th
+from netregions import regions as th
+from netregions.regions import (
+    THRESHOLDING_STRATEGIES,
+    threshold_percentile,
+    threshold_ratio_n_voxels,
+    threshold_value,
+)
 from tests.kernels.reference import (
     RATIO_ERROR,
-    REFERENCES,
     threshold_percentile_reference,
     threshold_ratio_n_voxels_reference,
     threshold_value_reference,
@@ -31,12 +35,6 @@ def _tied_maps(rng, shape=(6, 7, 5, 4)):
 
 def _mask(rng, shape):
     return rng.random(shape) < 0.6
-
-
-def test_references_registered():
-    assert REFERENCES[threshold_ratio_n_voxels] is threshold_ratio_n_voxels_reference
-    assert REFERENCES[threshold_percentile] is threshold_percentile_reference
-    assert REFERENCES[threshold_value] is threshold_value_reference
 
 
 @pytest.mark.parametrize("ratio", [0.01, 0.5, 1.0, 2, 3.99, 4.0])
@@ -219,50 +217,34 @@ def test_score_at_percentile_empty_is_nan():
 
 
 @pytest.mark.parametrize(
-    ("rule", "cut", "expected"),
+    ("two_sided", "cut", "expected"),
     [
-        (th._ZERO_ABS_BELOW, 2.0, [-3, -2, 0, 0, 0, 2, 3]),
-        (th._ZERO_INSIDE, 2.0, [-3, -2, 0, 0, 0, 2, 3]),
-        (th._ZERO_INSIDE, 0.0, [-3, -2, -1, 0, 1, 2, 3]),
-        (th._ZERO_BELOW, 1.0, [0, 0, 0, 0, 1, 2, 3]),
-        (th._ZERO_ABOVE, -2.0, [-3, -2, 0, 0, 0, 0, 0]),
-        (th._ZERO_ABOVE, np.nan, [-3, -2, -1, 0, 1, 2, 3]),
+        (True, 2.0, [-3, -2, 0, 0, 0, 2, 3]),
+        (True, 0.0, [-3, -2, -1, 0, 1, 2, 3]),
+        (False, 1.0, [0, 0, 0, 0, 1, 2, 3]),
+        (False, -2.0, [-3, -2, 0, 0, 0, 0, 0]),
+        (False, np.nan, [-3, -2, -1, 0, 1, 2, 3]),
     ],
 )
-@pytest.mark.parametrize("n_workers", [1, 3])
-def test_private_apply_cut(rule, cut, expected, n_workers):
+def test_private_apply_cut(two_sided, cut, expected):
     values = np.arange(-3, 4, dtype=np.float32)
-    if n_workers == 1:
-        th._apply_cut_share(values, cut, rule, 0, 1)
-    else:
-        th._apply_cut_parallel(values, cut, rule, n_workers)
+    th._apply_cut(values, np.float64(cut), two_sided)
     np.testing.assert_array_equal(values, expected)
 
 
-@pytest.mark.parametrize("n_workers", [1, 2])
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_private_clean(n_workers, order):
+def test_private_finite_copy(order):
     # 3 voxels x 2 maps; voxel 2 is outside the mask.
     maps = np.array([[1.0, np.nan], [np.inf, 2.0], [3.0, 4.0]], dtype=np.float32, order=order)
-    values = maps.ravel(order="K")
-    strides = (2, 1) if order == "C" else (1, 3)  # (voxel, map) strides in memory
-    inside = np.array([True, True, False])
-    if n_workers == 1:
-        th._clean_share(values, inside, *strides, 0, 1)
-    else:
-        th._clean_parallel(values, inside, *strides, n_workers)
-    np.testing.assert_array_equal(maps, [[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]])
+    maps = maps.reshape(3, 1, 1, 2, order=order)
+    inside = np.array([True, True, False]).reshape(3, 1, 1)
+    out = th._finite_copy(maps, inside)
+    np.testing.assert_array_equal(out[:, 0, 0], [[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]])
 
 
-@pytest.mark.parametrize("order", ["C", "F"])
-def test_parallel_path_matches_reference(rng, monkeypatch, order):
-    monkeypatch.setattr(th, "_PARALLEL_MIN_SIZE", 0)
-    maps = _sparse_maps(rng, order=order)
-    mask = _mask(rng, maps.shape[:3])
-    np.testing.assert_array_equal(
-        threshold_ratio_n_voxels(maps, 0.8), threshold_ratio_n_voxels_reference(maps, 0.8)
-    )
-    np.testing.assert_array_equal(
-        threshold_percentile(maps, 40, True, mask),
-        threshold_percentile_reference(maps, 40, True, mask),
-    )
+def test_registry_holds_the_three_strategies():
+    assert {
+        "ratio_n_voxels": threshold_ratio_n_voxels,
+        "percentile": threshold_percentile,
+        "img_value": threshold_value,
+    } == THRESHOLDING_STRATEGIES
