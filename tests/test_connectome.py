@@ -11,8 +11,6 @@ from sklearn.covariance import LedoitWolf
 from sklearn.covariance import ledoit_wolf as sk_ledoit_wolf
 
 from netregions import connectome as cm
-from netregions.exceptions import InputDataError
-from netregions.io import read_tsv, write_tsv
 
 NON_TANGENT = ("correlation", "partial correlation", "covariance", "precision")
 
@@ -250,12 +248,40 @@ def test_subject_connectivity_errors(rng):
 
 def test_group_mean_is_arithmetic_mean_in_input_dtype(rng):
     mats = spd(rng, 4, 3).astype(np.float32)
-    mean = cm.group_mean(list(mats))
+    mean = cm.group_mean(list(mats), "covariance")
     assert mean.dtype == np.float32
     np.testing.assert_allclose(mean, (mats[0] + mats[1] + mats[2]) / 3, rtol=1e-6)
-    np.testing.assert_array_equal(cm.group_mean(mats), mean)
+    np.testing.assert_array_equal(cm.group_mean(mats, "precision"), mean)
     with pytest.raises(ValueError, match="not of the same shape"):
         cm.group_mean([np.eye(2), np.eye(3)])
+    with pytest.raises(ValueError, match="geometric mean"):
+        cm.group_mean(mats, "tangent")
+
+
+def test_correlations_are_averaged_in_fisher_z():
+    # facts: the Fisher-z mean of 0.5 and 0.9 is 0.7661 (arithmetic: 0.7)
+    a, b = np.array([[1.0, 0.5], [0.5, 1.0]]), np.array([[1.0, 0.9], [0.9, 1.0]])
+    for kind in ("correlation", "partial correlation"):
+        mean = cm.group_mean([a, b], kind)
+        np.testing.assert_allclose(mean, [[1.0, 0.7661], [0.7661, 1.0]], atol=1e-4)
+    np.testing.assert_allclose(
+        cm.fisher_z(np.array([0.0, 0.5, 1.0])), [0, 0.549306, 8.40562], atol=1e-5
+    )
+
+
+def test_kinds_registry_and_tangent_vector(rng):
+    assert list(cm.KINDS) == [
+        "correlation",
+        "partial correlation",
+        "covariance",
+        "precision",
+        "tangent",
+    ]
+    assert cm.SUBJECT_KINDS == ("correlation", "partial correlation", "covariance", "precision")
+    covariances = spd(rng, 4, 3)
+    mean, whitening, tangents = cm.tangent_space(covariances)
+    for covariance, tangent in zip(covariances, tangents, strict=True):
+        np.testing.assert_allclose(cm.tangent_vector(covariance, whitening), tangent, atol=1e-12)
 
 
 # --------------------------------------------------------------------------- geometric mean
@@ -424,115 +450,6 @@ def test_tangent_space_needs_two_subjects(rng):
 
 
 # --------------------------------------------------------------------------- workflow step
-
-
-def write_subjects(tmp_path, rng, subjects=("01", "02", "03"), n_regions=5):
-    regions = [f"r{i}" for i in range(1, n_regions + 1)]
-    paths = {}
-    for k, subject in enumerate(subjects):
-        path = tmp_path / "subjects" / f"sub-{subject}" / "timeseries.tsv"
-        write_tsv(path, signals(rng, 60 + 10 * k, n_regions, np.float32), regions)
-        paths[subject] = path
-    return paths, regions
-
-
-def layout(tmp_path, subjects, kinds):
-    subject_outputs = {
-        (s, k): tmp_path / "subjects" / f"sub-{s}" / f"connectome_{k.replace(' ', '_')}.tsv"
-        for s in subjects
-        for k in kinds
-    }
-    mean_outputs = {
-        k: tmp_path / "group" / f"connectome_{k.replace(' ', '_')}_mean.tsv" for k in kinds
-    }
-    return subject_outputs, mean_outputs
-
-
-def test_compute_connectomes_end_to_end(tmp_path, rng):
-    timeseries, regions = write_subjects(tmp_path, rng)
-    subject_outputs, mean_outputs = layout(tmp_path, timeseries, cm.KINDS)
-    written = cm.compute_connectomes(timeseries, cm.KINDS, subject_outputs, mean_outputs)
-    assert sorted(written) == sorted([*subject_outputs.values(), *mean_outputs.values()])
-    assert (tmp_path / "subjects/sub-02/connectome_partial_correlation.tsv").exists()
-    series = {s: read_tsv(p)[1].astype(np.float32) for s, p in timeseries.items()}
-    for kind in NON_TANGENT:
-        matrices = []
-        for subject in timeseries:
-            header, matrix = read_tsv(subject_outputs[subject, kind])
-            assert header == regions
-            assert matrix.shape == (5, 5)
-            expected = cm.subject_connectivity(series[subject], kind)
-            np.testing.assert_allclose(matrix, expected, rtol=1e-7, atol=1e-7)
-            matrices.append(matrix)
-        header, mean = read_tsv(mean_outputs[kind])
-        assert header == regions
-        np.testing.assert_allclose(mean, np.mean(matrices, axis=0), rtol=1e-6, atol=1e-6)
-    covs = [cm.ledoit_wolf(series[s])[0] for s in timeseries]
-    geo_mean, _, tangents = cm.tangent_space(covs)
-    np.testing.assert_allclose(read_tsv(mean_outputs["tangent"])[1], geo_mean, rtol=1e-6)
-    for subject, tangent in zip(timeseries, tangents, strict=True):
-        header, matrix = read_tsv(subject_outputs[subject, "tangent"])
-        assert header == regions
-        np.testing.assert_allclose(matrix, tangent, rtol=1e-6, atol=1e-7)
-
-
-def test_compute_connectomes_accepts_path_lists_in_any_order(tmp_path, rng):
-    timeseries, _ = write_subjects(tmp_path, rng)
-    kinds = ["partial correlation", "tangent"]
-    subject_outputs, mean_outputs = layout(tmp_path, timeseries, kinds)
-    paths = [str(p) for p in subject_outputs.values()][::-1]
-    cm.compute_connectomes(timeseries, kinds, paths, [str(p) for p in mean_outputs.values()])
-    assert all(p.exists() for p in [*subject_outputs.values(), *mean_outputs.values()])
-    assert not (tmp_path / "group" / "connectome_correlation_mean.tsv").exists()
-
-
-def test_compute_connectomes_missing_output_path(tmp_path, rng):
-    timeseries, _ = write_subjects(tmp_path, rng)
-    subject_outputs, mean_outputs = layout(tmp_path, timeseries, ["correlation"])
-    del subject_outputs["02", "correlation"]
-    with pytest.raises(ValueError, match="'02', 'correlation'"):
-        cm.compute_connectomes(timeseries, ["correlation"], subject_outputs, mean_outputs)
-
-
-def test_compute_connectomes_tangent_needs_two_subjects(tmp_path, rng):
-    timeseries, _ = write_subjects(tmp_path, rng, subjects=("01",))
-    subject_outputs, mean_outputs = layout(tmp_path, timeseries, cm.KINDS)
-    with pytest.raises(ValueError, match="at least 2 subjects"):
-        cm.compute_connectomes(timeseries, cm.KINDS, subject_outputs, mean_outputs)
-    assert not any(p.exists() for p in subject_outputs.values())
-    # without tangent a single subject is fine
-    kinds = ["correlation"]
-    subject_outputs, mean_outputs = layout(tmp_path, timeseries, kinds)
-    cm.compute_connectomes(timeseries, kinds, subject_outputs, mean_outputs)
-    np.testing.assert_array_equal(
-        read_tsv(mean_outputs["correlation"])[1],
-        read_tsv(subject_outputs["01", "correlation"])[1],
-    )
-
-
-def test_compute_connectomes_mismatched_regions_name_the_subject(tmp_path, rng):
-    timeseries, _ = write_subjects(tmp_path, rng)
-    write_tsv(timeseries["03"], signals(rng, 50, 5), ["r1", "r2", "r3", "r4", "rX"])
-    subject_outputs, mean_outputs = layout(tmp_path, timeseries, ["correlation"])
-    with pytest.raises(InputDataError, match=r"sub-03: region columns .* sub-01.*'rX'"):
-        cm.compute_connectomes(timeseries, ["correlation"], subject_outputs, mean_outputs)
-    write_tsv(timeseries["02"], signals(rng, 50, 4), ["r1", "r2", "r3", "r4"])
-    with pytest.raises(InputDataError, match="sub-02: .*4 regions instead of 5"):
-        cm.compute_connectomes(timeseries, ["correlation"], subject_outputs, mean_outputs)
-
-
-def test_compute_connectomes_unknown_kind(tmp_path, rng):
-    timeseries, _ = write_subjects(tmp_path, rng)
-    with pytest.raises(ValueError, match=r"'spam'.*valid kinds are \['correlation'"):
-        cm.compute_connectomes(timeseries, ["correlation", "spam"], {}, {})
-
-
-def test_compute_connectomes_too_few_volumes_names_the_subject(tmp_path, rng):
-    timeseries, regions = write_subjects(tmp_path, rng)
-    write_tsv(timeseries["02"], signals(rng, 1, 5), regions)
-    subject_outputs, mean_outputs = layout(tmp_path, timeseries, ["covariance"])
-    with pytest.raises(InputDataError, match="sub-02: .*1 volume"):
-        cm.compute_connectomes(timeseries, ["covariance"], subject_outputs, mean_outputs)
 
 
 def test_module_does_not_import_sklearn():

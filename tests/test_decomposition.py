@@ -1,5 +1,3 @@
-import os
-
 import numpy as np
 import pytest
 from sklearn.decomposition import sparse_encode
@@ -9,8 +7,6 @@ import netregions.decomposition as decomposition
 from netregions.decomposition import (
     canica,
     dict_learning,
-    lasso_codes,
-    map_row_blocks,
     randomized_svd,
     reduce_data,
     stack_reduced,
@@ -72,13 +68,9 @@ def test_reduce_data_rows_orthogonal_and_capped_by_volumes(rng):
     np.testing.assert_allclose(gram - np.diag(np.diag(gram)), 0, atol=1e-2)
 
 
-def test_stack_reduced_is_fortran_and_ordered(tmp_path, rng):
+def test_stack_reduced_is_fortran_and_ordered(rng):
     blocks = [rng.standard_normal((3, 10)).astype(np.float32) for _ in range(2)]
-    paths = []
-    for i, b in enumerate(blocks):
-        paths.append(tmp_path / f"{i}.npy")
-        np.save(paths[-1], b)
-    data = stack_reduced(paths)
+    data = stack_reduced(blocks)
     assert data.flags.f_contiguous
     np.testing.assert_array_equal(data, np.vstack(blocks))
 
@@ -128,87 +120,43 @@ def test_canica_threshold_errors(rng):
         canica(data, 4, threshold=5.0, n_init=1)
 
 
-@pytest.mark.parametrize("n_jobs", [2, 3])
-def test_dict_learning_maps_do_not_depend_on_n_jobs(rng, n_jobs):
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_dict_learning_maps_do_not_depend_on_threads(rng, n_threads):
     data, _ = _planted(rng)
     serial = dict_learning(data, 4, alpha=0.5, random_state=0)
-    parallel = dict_learning(data, 4, alpha=0.5, random_state=0, n_jobs=n_jobs)
+    parallel = dict_learning(data, 4, alpha=0.5, random_state=0, n_threads=n_threads)
     np.testing.assert_array_equal(parallel, serial)
 
 
-@pytest.mark.parametrize("n_rows,n_jobs", [(10, 1), (10, 2), (11, 3), (2, 5), (1, 2)])
-@pytest.mark.parametrize("order", ["C", "F"])
-def test_map_row_blocks_equals_one_call_in_the_same_layout(rng, n_rows, n_jobs, order):
-    rows = rng.standard_normal((n_rows, 4))
+def test_dict_learning_final_coding_equals_sparse_encode_to_rounding(rng, monkeypatch):
+    # the maps are the codes scikit-learn's public sparse_encode gives (to float rounding)
+    data, _ = _planted(rng)
+    coded = {}
 
-    def rowwise(x):
-        return np.array(np.cumsum(x, axis=1) ** 2, order=order)
+    def public(voxels, dictionary, alpha, *, max_iter, n_threads):
+        coded["dictionary"] = dictionary
+        return sparse_encode(
+            voxels.astype(np.float64), dictionary.astype(np.float64), algorithm="lasso_cd",
+            alpha=alpha, max_iter=max_iter,
+        ).astype(voxels.dtype)  # fmt: skip
 
-    got = map_row_blocks(rowwise, rows, n_jobs)
-    expected = rowwise(rows)
-    np.testing.assert_array_equal(got, expected)
-    assert got.flags.c_contiguous == expected.flags.c_contiguous
-    assert got.flags.f_contiguous == expected.flags.f_contiguous
-
-
-def test_map_row_blocks_recomputes_the_block_of_a_failed_worker(rng):
-    parent = os.getpid()
-
-    def fails_in_children(x):
-        if os.getpid() != parent:
-            raise RuntimeError("worker fails")
-        return 2 * x
-
-    rows = rng.standard_normal((7, 3))
-    with pytest.warns(UserWarning, match="worker failed, computed again"):
-        got = map_row_blocks(fails_in_children, rows, 3)
-    np.testing.assert_array_equal(got, 2 * rows)
+    ours = dict_learning(data, 4, alpha=0.5, random_state=0)
+    monkeypatch.setattr("netregions.kernels.lasso_codes", public)
+    theirs = dict_learning(data, 4, alpha=0.5, random_state=0)
+    assert "dictionary" in coded
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
 
-# --------------------------------------------------------------------------- sparse coding
+def test_registry_and_decompose_dispatch(rng):
+    data, truth = _planted(rng)
+    assert set(decomposition.METHODS) == {"dictlearning", "canica"}
+    maps = decomposition.decompose(data, "canica", 4, random_state=0, canica_n_init=2, alpha=3)
+    np.testing.assert_array_equal(maps, canica(data, 4, random_state=0, n_init=2))
+    with pytest.raises(ValueError, match="unknown decomposition method 'pca'"):
+        decomposition.decompose(data, "pca", 4)
 
 
-def _coding_problem(rng, n_voxels, dtype, order):
-    dictionary = rng.standard_normal((8, 160))
-    dictionary /= np.linalg.norm(dictionary, axis=1, keepdims=True)
-    codes = rng.standard_normal((n_voxels, 8)) * (rng.random((n_voxels, 8)) < 0.3)
-    voxels = codes @ dictionary + 0.1 * rng.standard_normal((n_voxels, 160))
-    return np.array(voxels, dtype=dtype, order=order), dictionary.astype(dtype)
-
-
-def _sparse_encode(voxels, dictionary, alpha):
-    return sparse_encode(voxels, dictionary, algorithm="lasso_cd", alpha=alpha, n_jobs=1)
-
-
-@pytest.mark.filterwarnings("ignore:Objective did not converge")
-@pytest.mark.parametrize("n_voxels", [1, 5, 64, 300])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("order", ["C", "F"])
-@pytest.mark.parametrize("alpha", [0.5, 10.0])
-def test_lasso_codes_equal_sparse_encode(rng, caplog, n_voxels, dtype, order, alpha):
-    voxels, dictionary = _coding_problem(rng, n_voxels, dtype, order)
-    expected = _sparse_encode(voxels, dictionary, alpha)
-    got = lasso_codes(voxels, dictionary, alpha, 1000)
-    assert got.dtype == expected.dtype
-    np.testing.assert_array_equal(got, expected)
-    assert got.flags.f_contiguous == expected.flags.f_contiguous
-    assert got.flags.c_contiguous == expected.flags.c_contiguous
-    assert "did not reproduce" not in caplog.text, "the direct solver calls were not used"
-    if alpha == 0.5 and n_voxels > 1:
-        assert np.count_nonzero(got) > 0  # codes worth comparing
-
-
-@pytest.mark.parametrize(
-    "broken",
-    [
-        lambda voxels, dictionary, alpha, max_iter: np.zeros((len(voxels), len(dictionary))),
-        lambda *args: (_ for _ in ()).throw(TypeError("unexpected argument")),
-    ],
-    ids=["different codes", "changed signature"],
-)
-def test_lasso_codes_fall_back_to_sparse_encode(rng, caplog, monkeypatch, broken):
-    voxels, dictionary = _coding_problem(rng, 100, np.float32, "C")
-    monkeypatch.setattr(decomposition, "_lasso_cd_codes", broken)
-    got = lasso_codes(voxels, dictionary, 0.5, 1000)
-    np.testing.assert_array_equal(got, _sparse_encode(voxels, dictionary, 0.5))
-    assert "did not reproduce sparse_encode" in caplog.text
+def test_all_zero_maps_name_alpha_and_n_components(rng):
+    data, _ = _planted(rng)
+    with pytest.raises(decomposition.EmptyComponentsError, match="decomposition.alpha=1000.0"):
+        decomposition.decompose(data, "dictlearning", 4, alpha=1000.0, random_state=0)

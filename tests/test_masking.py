@@ -35,7 +35,7 @@ def test_morphology_all_true_erodes_from_border_and_keeps_input():
 
 
 def _reference_epi_mask(mean, lower=0.2, upper=0.85, opening=2):
-    """The reference's epi strategy written with scipy, from the algorithm notes."""
+    """The reference's epi strategy written with scipy, from docs/algorithms.md."""
     sigma = 1 / np.sqrt(8 * np.log(2))
     sm = np.where(np.isfinite(mean), mean, 0).astype(mean.dtype)
     for axis in range(3):
@@ -140,53 +140,3 @@ def _write_means(tmp_path, rng, n=3, shape=(30, 34, 28)):
             save_nifti(_head(rng, shape), np.diag([4.0, 4, 4, 1]), tmp_path / f"{i}.nii.gz")
         )
     return paths
-
-
-def test_make_group_mask_writes_subject_masks_group_mask_and_mean(tmp_path, rng):
-    import nibabel as nib
-
-    from netregions.masking import make_group_mask
-
-    means = _write_means(tmp_path, rng)
-    outs = [tmp_path / f"m{i}.nii.gz" for i in range(3)]
-    make_group_mask(means, ["a", "b", "c"], tmp_path / "g.nii.gz", tmp_path / "mean.nii.gz", outs)
-    loaded = [np.asanyarray(nib.load(p).dataobj) for p in means]
-    expected_masks = [compute_epi_mask(m) for m in loaded]
-    for out, expected in zip(outs, expected_masks, strict=True):
-        np.testing.assert_array_equal(np.asanyarray(nib.load(out).dataobj), expected)
-    group = np.asanyarray(nib.load(tmp_path / "g.nii.gz").dataobj)
-    assert group.dtype == np.uint8
-    np.testing.assert_array_equal(group.astype(bool), intersect_masks(expected_masks))
-    mean = np.asanyarray(nib.load(tmp_path / "mean.nii.gz").dataobj)
-    np.testing.assert_allclose(mean, np.mean(loaded, axis=0), rtol=1e-6, atol=1e-4)
-
-
-def test_make_group_mask_grid_mismatch_names_subject(tmp_path, rng):
-    from netregions.exceptions import InputDataError
-    from netregions.io import save_nifti
-    from netregions.masking import make_group_mask
-
-    means = _write_means(tmp_path, rng, n=2)
-    means.append(
-        save_nifti(_head(rng, (30, 34, 27)), np.diag([4.0, 4, 4, 1]), tmp_path / "x.nii.gz")
-    )
-    outs = [tmp_path / f"m{i}.nii.gz" for i in range(3)]
-    with pytest.raises(InputDataError, match=r"sub-c: grid \(30, 34, 27\).*sub-a"):
-        make_group_mask(means, ["a", "b", "c"], tmp_path / "g.nii.gz", tmp_path / "mn.nii.gz", outs)
-    assert not (tmp_path / "g.nii.gz").exists()
-
-
-def test_make_group_mask_empty_intersection_is_an_error(tmp_path, rng):
-    from netregions.exceptions import InputDataError
-    from netregions.io import save_nifti
-    from netregions.masking import make_group_mask
-
-    means = []
-    for i, centre in enumerate([(8, 8, 8), (22, 26, 20)]):  # two heads that do not overlap
-        grid = np.indices((30, 34, 28))
-        r = np.sqrt(sum((g - c) ** 2 for g, c in zip(grid, centre, strict=True)))
-        mean = np.where(r < 6, 1000.0, 5.0) + rng.normal(0, 5, r.shape)
-        means.append(save_nifti(mean.astype(np.float32), np.eye(4), tmp_path / f"{i}.nii.gz"))
-    outs = [tmp_path / "m0.nii.gz", tmp_path / "m1.nii.gz"]
-    with pytest.raises(InputDataError, match="the group mask is empty.*sub-a: "):
-        make_group_mask(means, ["a", "b"], tmp_path / "g.nii.gz", tmp_path / "mn.nii.gz", outs)

@@ -1,6 +1,6 @@
 """Region extraction: thresholding, random walker, connected regions, table, workflow step.
 
-Mirrors what the reference's own region tests assert (algorithm notes §9.2), on hand-made maps
+Mirrors what the reference's own region tests assert (docs/algorithms.md §9.2), on hand-made maps
 whose answer is known. ``parity`` tests run nilearn in ``.venv-nilearn`` (if present) on the
 same arrays; none of them is the only test of anything.
 """
@@ -16,16 +16,18 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from netregions.io import load_image, read_tsv, save_nifti
 from netregions.regions import (
+    EXTRACTORS,
     REGION_COLUMNS,
+    NoRegionError,
+    atlas_labels,
     connected_regions,
     extract_regions,
     random_walker,
+    region_signals,
     region_table,
     threshold_maps,
     voxel_volume,
-    write_region_table,
 )
 
 NILEARN_PYTHON = Path(__file__).resolve().parents[1] / ".venv-nilearn" / "bin" / "python"
@@ -59,7 +61,7 @@ def box(shape, lower, upper):
 def dense_random_walker(data, labels, beta=130.0):
     """Independent oracle: dense Laplacian built voxel by voxel, solved exactly.
 
-    Follows the algorithm notes' description (§4.2 step 4) literally; meant for tiny arrays.
+    Follows the description in docs/algorithms.md (§4.2 step 4) literally; meant for tiny arrays.
     """
     labels = np.array(labels, copy=True)
     unlabeled, seeds, active = labels == 0, labels > 0, labels >= 0
@@ -554,15 +556,6 @@ def test_region_table_columns_volumes_and_world_centres():
     np.testing.assert_allclose(xyz[1], [90 - 16.0, -120 + 24.0, -70 + 2.5 * 8.75])
 
 
-def test_region_table_file_has_integer_ids_and_two_decimal_centres(tmp_path):
-    regions = np.zeros((6, 6, 6, 1), dtype=np.float32)
-    regions[1:3, 1:3, 1:3, 0] = 0.5
-    path = write_region_table(tmp_path / "t.tsv", region_table(regions, AFFINE_4MM, [0]))
-    lines = path.read_text().splitlines()
-    assert lines[0].split("\t") == list(REGION_COLUMNS)
-    assert lines[1].split("\t") == ["1", "0", "8", "512", "-90.00", "-126.00", "-72.00"]
-
-
 def component_maps():
     """Two maps: the two-bump map and a shifted single bump, 2 mm voxels."""
     m = two_blob_map()
@@ -572,32 +565,48 @@ def component_maps():
 
 
 @pytest.mark.parametrize("extractor", ["local_regions", "connected_components"])
-def test_extract_regions_writes_regions_and_table(tmp_path, extractor):
+def test_extract_regions_thresholds_then_splits(extractor):
     maps = component_maps()
-    components = save_nifti(maps, AFFINE_2MM, tmp_path / "components.nii.gz")
-    out_img, out_tsv = tmp_path / "group" / "regions.nii.gz", tmp_path / "group" / "regions.tsv"
-    extract_regions(
-        components, out_img, out_tsv, threshold=0.5, extractor=extractor, min_region_size=80
+    regions, index = extract_regions(
+        maps, AFFINE_2MM, threshold=0.5, extractor=extractor, min_region_size=80
     )
-    regions, affine = load_image(out_img)
     assert regions.dtype == np.float32 and regions.shape == (*maps.shape[:3], 3)
-    np.testing.assert_array_equal(affine, AFFINE_2MM)
-    header, table = read_tsv(out_tsv)
-    assert header == list(REGION_COLUMNS)
-    np.testing.assert_array_equal(table[:, 0], [1, 2, 3])
-    np.testing.assert_array_equal(table[:, 1], [0, 0, 1])
-    np.testing.assert_array_equal(table[:, 2], np.count_nonzero(regions, axis=(0, 1, 2)))
-    np.testing.assert_array_equal(table[:, 3], table[:, 2] * 8)
+    assert index == [0, 0, 1]
     # ratio 0.5 of 2 maps keeps ~25 % of the entries: more than the bumps, so a no-op
     np.testing.assert_array_equal(regions[..., 0] + regions[..., 1], maps[..., 0])
-    assert not list(tmp_path.glob("group/.tmp-*"))
 
 
-def test_extract_regions_raises_when_nothing_survives(tmp_path):
-    components = save_nifti(component_maps(), AFFINE_2MM, tmp_path / "components.nii.gz")
-    with pytest.raises(ValueError, match=r"no region survived: .*min_region_size=1000000.0 mm"):
-        extract_regions(components, tmp_path / "r.nii.gz", tmp_path / "r.tsv", min_region_size=1e6)
-    assert not (tmp_path / "r.nii.gz").exists() and not (tmp_path / "r.tsv").exists()
+def test_extract_regions_raises_when_nothing_survives():
+    with pytest.raises(NoRegionError, match=r"no region survived: .*min_region_size=1000000.0 mm"):
+        extract_regions(component_maps(), AFFINE_2MM, min_region_size=1e6)
+
+
+def test_extractor_registry():
+    assert set(EXTRACTORS) == {"local_regions", "connected_components"}
+
+
+def test_atlas_labels_take_the_strongest_region():
+    regions = np.zeros((4, 3, 2, 3), dtype=np.float32)
+    regions[0, 0, 0] = [0.5, -0.9, 0.0]  # overlap: |-0.9| wins -> region 2
+    regions[1, 0, 0] = [0.4, 0.4, 0.0]  # tie: the first one
+    regions[2, 1, 1, 2] = 0.1
+    labels = atlas_labels(regions)
+    assert labels.dtype == np.int32
+    expected = np.zeros((4, 3, 2), dtype=np.int32)
+    expected[0, 0, 0], expected[1, 0, 0], expected[2, 1, 1] = 2, 1, 3
+    np.testing.assert_array_equal(labels, expected)
+
+
+def test_region_signals_equal_a_least_squares_solver(rng):
+    series = rng.standard_normal((30, 200)).astype(np.float32)
+    maps = np.zeros((200, 4), dtype=np.float32)
+    for k in range(4):
+        maps[k * 50 : (k + 1) * 50, k] = rng.uniform(0.5, 1.0, 50)
+    maps[40:60, 1] = 0.3  # overlapping regions
+    expected = np.linalg.lstsq(maps.astype(np.float64), series.T.astype(np.float64))[0].T
+    got = region_signals(series, maps)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
 # --------------------------------------------------------------------------- parity
@@ -717,3 +726,40 @@ def test_reached_from_equals_binary_propagation(rng, shape, density):
         start = allowed & (rng.random(shape) < 0.1)
         expected = ndimage.binary_propagation(start, mask=allowed)
         np.testing.assert_array_equal(_reached_from(start, _components(allowed)), expected)
+
+
+# --------------------------------------------------------------------------- region signals
+# (moved from the former tests/test_subject.py)
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_region_signals_match_least_squares(rng, overlap):
+    maps = np.zeros((500, 6), np.float32)
+    for r in range(6):
+        start = r * 80 - (20 if overlap and r else 0)
+        maps[start : start + 80, r] = rng.random(80) + 0.5
+    series = rng.standard_normal((30, 500)).astype(np.float32)
+    solution = np.linalg.lstsq(maps.astype(np.float64), series.T.astype(np.float64), rcond=None)
+    expected = solution[0].T
+    got = region_signals(series, maps)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_region_signals_rank_deficient_gives_minimum_norm(rng):
+    maps = np.zeros((100, 3))
+    maps[:40, 0] = 1.0
+    maps[:40, 1] = 1.0  # the same region twice
+    maps[50:90, 2] = 2.0
+    series = rng.standard_normal((10, 100))
+    got = region_signals(series, maps)
+    expected = np.linalg.pinv(maps) @ series.T
+    np.testing.assert_allclose(got, expected.T, atol=1e-10)
+    np.testing.assert_allclose(got[:, 0], got[:, 1])
+
+
+def test_region_signals_recover_planted_signals_exactly(rng):
+    maps = np.zeros((300, 3))
+    maps[:100, 0], maps[100:200, 1], maps[200:, 2] = 1.0, 2.0, 0.5
+    signals = rng.standard_normal((25, 3))
+    np.testing.assert_allclose(region_signals(signals @ maps.T, maps), signals, atol=1e-10)

@@ -1,4 +1,4 @@
-"""Functional connectomes: Ledoit-Wolf covariance and the connectivity kinds built on it.
+"""Functional connectomes: Ledoit-Wolf covariance, the connectivity kinds, group means.
 
 Reproduces the reference example's ``ConnectivityMeasure(kind=..., standardize="zscore_sample")``
 for one subject at a time, and its tangent-space kind for the group:
@@ -13,24 +13,27 @@ for one subject at a time, and its tangent-space kind for the group:
 
 float32 series give float32 matrices, as in the reference. The geometric mean and the tangent
 maps are computed in float64 internally (see :func:`geometric_mean`) and cast back.
+
+Group means differ from the reference's arithmetic mean for correlations: they are averaged in
+Fisher z (:func:`group_mean`), first over a subject's runs, then over subjects
+(docs/differences.md).
 """
 
 from __future__ import annotations
 
-import logging
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from netregions.exceptions import InputDataError
-from netregions.io import read_tsv, write_tsv
-
 __all__ = [
+    "CORRELATION_KINDS",
     "KINDS",
-    "compute_connectomes",
+    "SUBJECT_KINDS",
+    "connectivity_from_covariance",
     "cov_to_corr",
+    "fisher_mean",
+    "fisher_z",
     "geometric_mean",
     "group_mean",
     "kind_file_name",
@@ -38,15 +41,8 @@ __all__ = [
     "prec_to_partial",
     "subject_connectivity",
     "tangent_space",
+    "tangent_vector",
 ]
-
-log = logging.getLogger(__name__)
-
-#: Connectivity kinds, named as in the reference.
-KINDS = ("correlation", "partial correlation", "covariance", "precision", "tangent")
-
-#: Kinds computed from one subject alone (tangent needs the whole group).
-SUBJECT_KINDS = tuple(kind for kind in KINDS if kind != "tangent")
 
 #: Iteration limit and tolerance (gradient norm per element) of the reference's geometric mean.
 GEOMETRIC_MAX_ITER = 30
@@ -193,19 +189,60 @@ def prec_to_partial(precision: np.ndarray) -> np.ndarray:
     return partial
 
 
-def _connectivity_from_covariance(covariance: np.ndarray, kind: str) -> np.ndarray:
-    """One subject's matrix of a non-tangent kind from its Ledoit-Wolf covariance."""
-    if kind == "covariance":
-        return covariance
-    if kind == "correlation":
-        return cov_to_corr(covariance)
-    from scipy import linalg  # only here: the default kind, correlation, never needs it (0.15 s)
+def _precision(covariance: np.ndarray) -> np.ndarray:
+    from scipy import linalg  # only here: the default kind, correlation, never needs it
 
-    if kind == "precision":
-        return linalg.inv(covariance)
-    if kind == "partial correlation":
-        return prec_to_partial(linalg.inv(covariance))
-    raise ValueError(f"kind {kind!r} is not a single-subject kind; use one of {SUBJECT_KINDS}")
+    return linalg.inv(covariance)
+
+
+def _partial_correlation(covariance: np.ndarray) -> np.ndarray:
+    return prec_to_partial(_precision(covariance))
+
+
+def _covariance(covariance: np.ndarray) -> np.ndarray:
+    return covariance
+
+
+#: Connectivity kinds by name (as in the reference and ``connectivity.kinds``): a function of
+#: one subject's Ledoit-Wolf covariance, or None for "tangent", which needs the whole group
+#: (:func:`tangent_space`).
+KINDS: dict[str, Callable[[np.ndarray], np.ndarray] | None] = {
+    "correlation": cov_to_corr,
+    "partial correlation": _partial_correlation,
+    "covariance": _covariance,
+    "precision": _precision,
+    "tangent": None,
+}
+
+#: Kinds computed from one subject alone (tangent needs the whole group).
+SUBJECT_KINDS = tuple(kind for kind, transform in KINDS.items() if transform is not None)
+
+#: Kinds whose values are correlations: averaged in Fisher z.
+CORRELATION_KINDS = ("correlation", "partial correlation")
+
+
+def connectivity_from_covariance(covariance: np.ndarray, kind: str) -> np.ndarray:
+    """One subject's matrix of a single-subject kind from its Ledoit-Wolf covariance.
+
+    Parameters
+    ----------
+    covariance : ndarray, shape (n, n)
+    kind : {"correlation", "partial correlation", "covariance", "precision"}
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+
+    Raises
+    ------
+    ValueError
+        Unknown kind, or "tangent" (it needs a group: see :func:`tangent_space`).
+    """
+    _check_kind(kind)
+    transform = KINDS[kind]
+    if transform is None:
+        raise ValueError(f"kind {kind!r} is not a single-subject kind; use one of {SUBJECT_KINDS}")
+    return transform(covariance)
 
 
 def subject_connectivity(timeseries: np.ndarray, kind: str) -> np.ndarray:
@@ -237,27 +274,69 @@ def subject_connectivity(timeseries: np.ndarray, kind: str) -> np.ndarray:
     """
     _check_kind(kind)
     covariance, _ = ledoit_wolf(timeseries)
-    return _connectivity_from_covariance(covariance, kind)
+    return connectivity_from_covariance(covariance, kind)
 
 
-def group_mean(matrices: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-    """Arithmetic mean of subjects' matrices (the example's ``np.mean`` over the stack).
+def fisher_z(r: np.ndarray) -> np.ndarray:
+    """Fisher's z = artanh(r), with r clipped to ±(1 - 1e-7) so that a diagonal of 1 stays finite.
 
     Parameters
     ----------
-    matrices : sequence of ndarray, shape (n, n), or ndarray, shape (n_subjects, n, n)
+    r : ndarray
+        Correlations.
+
+    Returns
+    -------
+    ndarray, float64
+    """
+    bound = 1.0 - 1e-7
+    return np.arctanh(np.clip(np.asarray(r, dtype=np.float64), -bound, bound))
+
+
+def fisher_mean(matrices: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    """Mean of correlation matrices in Fisher z, back-transformed; diagonal set to 1.
+
+    Parameters
+    ----------
+    matrices : sequence of ndarray, shape (n, n), or ndarray, shape (n_matrices, n, n)
+
+    Returns
+    -------
+    ndarray, shape (n, n), float64
+    """
+    stack = _stack_matrices(matrices)
+    mean = np.tanh(fisher_z(stack).mean(axis=0))
+    np.fill_diagonal(mean, 1.0)
+    return mean
+
+
+def group_mean(matrices: Sequence[np.ndarray] | np.ndarray, kind: str = "covariance") -> np.ndarray:
+    """Mean of matrices of one kind: in Fisher z for correlations, arithmetic otherwise.
+
+    Parameters
+    ----------
+    matrices : sequence of ndarray, shape (n, n), or ndarray, shape (n_matrices, n, n)
+    kind : str, default="covariance"
+        One of :data:`SUBJECT_KINDS`; "correlation" and "partial correlation" are averaged in
+        Fisher z (:func:`fisher_mean`), the others element-wise.
 
     Returns
     -------
     ndarray, shape (n, n)
-        Element-wise mean, accumulated in the inputs' dtype (float32 stays float32).
+        In the inputs' dtype.
 
     Raises
     ------
     ValueError
-        No matrix, or matrices of different shapes.
+        No matrix, matrices of different shapes, or the "tangent" kind (whose group matrix is
+        the geometric mean of the covariances: :func:`tangent_space`).
     """
+    _check_kind(kind)
+    if kind == "tangent":
+        raise ValueError("the group matrix of 'tangent' is the geometric mean (tangent_space)")
     stack = _stack_matrices(matrices)
+    if kind in CORRELATION_KINDS:
+        return fisher_mean(stack).astype(stack.dtype)
     return stack.mean(axis=0)
 
 
@@ -441,169 +520,24 @@ def tangent_space(
     mats = _check_spd_group(covariances)
     mean = _geometric_mean_float64(mats, GEOMETRIC_MAX_ITER, GEOMETRIC_TOL)
     whitening = _map_eigenvalues(mean, lambda values: 1.0 / np.sqrt(values))
-    tangents = np.array([_map_eigenvalues(whitening @ c @ whitening, np.log) for c in mats])
+    tangents = np.array([tangent_vector(c, whitening) for c in mats])
     return mean.astype(dtype), whitening.astype(dtype), tangents.astype(dtype)
 
 
-# --------------------------------------------------------------------------- workflow step
-
-
-PathLike = Path | str
-
-
-def compute_connectomes(
-    timeseries: Mapping[str, PathLike],
-    kinds: Sequence[str],
-    subject_outputs: Mapping[tuple[str, str], PathLike] | Sequence[PathLike],
-    mean_outputs: Mapping[str, PathLike] | Sequence[PathLike],
-) -> list[Path]:
-    """Every subject's connectivity matrices of every kind and the group means, as TSV files.
-
-    Each subject's ``timeseries.tsv`` (header = region ids, one row per volume) is read and
-    cast to float32 (the series were float32); its Ledoit-Wolf covariance is estimated once and
-    transformed for every kind. Per-subject files hold the subject's matrix; the group file of a
-    kind holds :func:`group_mean` of the subjects' matrices, except for "tangent": the
-    per-subject files hold the tangent matrices ``logm(W C_k W)`` and the group file holds the
-    geometric mean covariance (the reference's ``mean_`` for that kind; the arithmetic mean of
-    the tangent matrices is ~0 by construction). Files are n_regions x n_regions tables whose
-    header is the region ids.
+def tangent_vector(covariance: np.ndarray, whitening: np.ndarray) -> np.ndarray:
+    """One covariance in the tangent space at a reference point: ``logm(W C W)``.
 
     Parameters
     ----------
-    timeseries : mapping of str to path-like
-        ``{subject: timeseries.tsv}``; subjects are processed in this order.
-    kinds : sequence of str
-        Kinds from :data:`KINDS`.
-    subject_outputs : mapping or sequence of path-like
-        Either ``{(subject, kind): path}`` (kind spelled as in ``kinds`` or in file form,
-        e.g. "partial_correlation"), or the paths themselves in any order, named as the
-        workflow names them: ``.../sub-{subject}/connectome_{kind}.tsv`` (spaces in the kind
-        replaced by ``_``).
-    mean_outputs : mapping or sequence of path-like
-        Either ``{kind: path}`` or paths named ``.../connectome_{kind}_mean.tsv``.
+    covariance : ndarray, shape (n, n)
+        Symmetric positive definite.
+    whitening : ndarray, shape (n, n)
+        ``W = G^(-1/2)`` of the reference point G (:func:`tangent_space`'s ``whitening``).
 
     Returns
     -------
-    list of Path
-        Every file written.
-
-    Raises
-    ------
-    ValueError
-        Unknown kind (listing the valid ones), "tangent" with fewer than 2 subjects, or an
-        output missing from ``subject_outputs`` / ``mean_outputs``.
-    InputDataError
-        A subject whose region columns differ from the first subject's, or whose series have
-        fewer than 2 volumes (the message names the subject).
+    ndarray, shape (n, n), float64
+        Symmetric.
     """
-    kinds = list(dict.fromkeys(kinds))
-    for kind in kinds:
-        _check_kind(kind)
-    subjects = list(timeseries)
-    if not subjects:
-        raise ValueError("no subject time series given")
-    if "tangent" in kinds and len(subjects) < 2:
-        raise ValueError(
-            "the 'tangent' kind needs at least 2 subjects (deviations from the group mean); "
-            f"got {len(subjects)}"
-        )
-    subject_paths = _subject_output_paths(subject_outputs, subjects, kinds)
-    mean_paths = _mean_output_paths(mean_outputs, kinds)
-    regions, covariances = _subject_covariances(timeseries)
-    written: list[Path] = []
-    for kind in kinds:
-        matrices, mean = _kind_matrices(covariances, kind)
-        for subject, matrix in zip(subjects, matrices, strict=True):
-            written.append(write_tsv(subject_paths[subject, kind], matrix, regions))
-        written.append(write_tsv(mean_paths[kind], mean, regions))
-        log.info("%s: %d subject matrices and the group matrix written", kind, len(subjects))
-    return written
-
-
-def _kind_matrices(covariances: list[np.ndarray], kind: str) -> tuple[list[np.ndarray], np.ndarray]:
-    """Subjects' matrices of one kind and the group file's matrix."""
-    if kind == "tangent":
-        mean, _, tangents = tangent_space(covariances)
-        return list(tangents), mean
-    matrices = [_connectivity_from_covariance(cov, kind) for cov in covariances]
-    return matrices, group_mean(matrices)
-
-
-def _subject_covariances(
-    timeseries: Mapping[str, PathLike],
-) -> tuple[list[str], list[np.ndarray]]:
-    """Read every subject's series, check the region columns agree; Ledoit-Wolf covariances."""
-    regions: list[str] | None = None
-    first = None
-    covariances = []
-    for subject, path in timeseries.items():
-        header, series = _read_series(subject, path)
-        if regions is None:
-            regions, first = header, subject
-        elif header != regions:
-            raise InputDataError(
-                f"sub-{subject}: region columns of {path} differ from those of sub-{first}: "
-                f"{_describe_difference(header, regions)}"
-            )
-        covariance, shrinkage = ledoit_wolf(series)
-        log.info("sub-%s: %d volumes, Ledoit-Wolf shrinkage %.4g", subject, len(series), shrinkage)
-        covariances.append(covariance)
-    return regions, covariances
-
-
-def _read_series(subject: str, path: PathLike) -> tuple[list[str], np.ndarray]:
-    header, data = read_tsv(path)
-    if data.shape[0] < 2:
-        raise InputDataError(
-            f"sub-{subject}: {path} has {data.shape[0]} volume(s); at least 2 are needed"
-        )
-    if data.shape[1] != len(header):
-        raise InputDataError(
-            f"sub-{subject}: {path} has {data.shape[1]} columns but {len(header)} names"
-        )
-    return header, data.astype(np.float32)
-
-
-def _describe_difference(header: list[str], reference: list[str]) -> str:
-    if len(header) != len(reference):
-        return f"{len(header)} regions instead of {len(reference)}"
-    changed = [(a, b) for a, b in zip(header, reference, strict=True) if a != b]
-    return f"{len(changed)} column(s) differ, first {changed[0][0]!r} instead of {changed[0][1]!r}"
-
-
-def _subject_output_paths(
-    outputs: Mapping[tuple[str, str], PathLike] | Sequence[PathLike],
-    subjects: Sequence[str],
-    kinds: Sequence[str],
-) -> dict[tuple[str, str], Path]:
-    """``{(subject, kind): path}`` from a mapping or from paths named by the workflow layout."""
-    if isinstance(outputs, Mapping):
-        lookup = {(s, kind_file_name(k)): Path(p) for (s, k), p in outputs.items()}
-    else:
-        lookup = {
-            (Path(p).parent.name.removeprefix("sub-"), _stem_kind(p)): Path(p) for p in outputs
-        }
-    wanted = {(s, k): (s, kind_file_name(k)) for s in subjects for k in kinds}
-    missing = [key for key, name in wanted.items() if name not in lookup]
-    if missing:
-        raise ValueError(f"no output path given for (subject, kind) {missing}")
-    return {key: lookup[name] for key, name in wanted.items()}
-
-
-def _mean_output_paths(
-    outputs: Mapping[str, PathLike] | Sequence[PathLike], kinds: Sequence[str]
-) -> dict[str, Path]:
-    """``{kind: path}`` from a mapping or from paths named ``connectome_{kind}_mean.tsv``."""
-    if isinstance(outputs, Mapping):
-        lookup = {kind_file_name(k): Path(p) for k, p in outputs.items()}
-    else:
-        lookup = {_stem_kind(p).removesuffix("_mean"): Path(p) for p in outputs}
-    missing = [k for k in kinds if kind_file_name(k) not in lookup]
-    if missing:
-        raise ValueError(f"no group output path given for kind(s) {missing}")
-    return {k: lookup[kind_file_name(k)] for k in kinds}
-
-
-def _stem_kind(path: PathLike) -> str:
-    """``connectome_partial_correlation.tsv`` -> ``partial_correlation``."""
-    return Path(path).name.removesuffix(".tsv").removeprefix("connectome_")
+    whitening = np.asarray(whitening, dtype=np.float64)
+    return _map_eigenvalues(whitening @ np.asarray(covariance, np.float64) @ whitening, np.log)

@@ -4,7 +4,7 @@ The per-subject reduction (a randomized SVD) is implemented here with numpy/scip
 per-subject jobs never import scikit-learn (about 1.2-1.8 s per process). The group step uses
 scikit-learn's FastICA and online dictionary learning, imported inside the functions.
 
-Conventions follow the reference pipeline (see the project's algorithm notes): the group
+Conventions follow the reference pipeline (docs/algorithms.md §2-§3): the group
 matrix stacks every subject's reduced rows; CanICA = row-normalised randomized PCA + spatial
 FastICA (voxels are samples); DictLearning starts from a one-shot, unthresholded CanICA.
 """
@@ -12,21 +12,21 @@ FastICA (voxels are samples); DictLearning starts from a one-shot, unthresholded
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from collections.abc import Callable, Sequence
-from itertools import pairwise
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 __all__ = [
+    "METHODS",
+    "EmptyComponentsError",
     "canica",
     "decompose",
     "dict_learning",
     "randomized_svd",
     "reduce_data",
+    "stack_reduced",
     "svd_flip",
 ]
 
@@ -340,7 +340,7 @@ def dict_learning(
     batch_size: int = 20,
     n_epochs: int = 1,
     random_state: int = 0,
-    n_jobs: int = 1,
+    n_threads: int = 1,
 ) -> np.ndarray:
     """Dictionary-learning maps of the stacked reduced data.
 
@@ -355,9 +355,9 @@ def dict_learning(
         Voxels per minibatch of the online algorithm.
     n_epochs : int, default=1
     random_state : int, default=0
-    n_jobs : int, default=1
-        Processes for the final sparse coding of every voxel (the slowest step: one small
-        Lasso per voxel in Python). The maps do not depend on it.
+    n_threads : int, default=1
+        Threads of the final sparse coding of every voxel (the slowest step: one small Lasso
+        per voxel). The maps do not depend on it.
 
     Returns
     -------
@@ -397,202 +397,57 @@ def dict_learning(
             max_iter=max_iter,
             method_max_iter=SPARSE_CODING_MAX_ITER,
         )
-        # the code that return_code=True would give (the estimator's transform), computed
-        # by blocks of voxels: each voxel's Lasso is independent of the others
-        code = map_row_blocks(
-            lambda voxels: lasso_codes(voxels, dictionary, alpha, SPARSE_CODING_MAX_ITER),
-            data.T,
-            n_jobs,
-        )
+    # the code that return_code=True would give (the estimator's transform): one Lasso per
+    # voxel, computed by a compiled coordinate descent (docs/differences.md, Sparse coding)
+    from netregions.kernels import lasso_codes
+
+    code = lasso_codes(
+        data.T, dictionary, alpha, max_iter=SPARSE_CODING_MAX_ITER, n_threads=n_threads
+    )
     return _unit_rows_mostly_positive(code.T)
 
 
-#: Voxels coded both ways by :func:`lasso_codes` before it trusts its direct solver calls.
-CHECKED_VOXELS = 64
+# --------------------------------------------------------------------------- registry
 
 
-def lasso_codes(
-    voxels: np.ndarray, dictionary: np.ndarray, alpha: float, max_iter: int
-) -> np.ndarray:
-    """``sparse_encode(voxels, dictionary, algorithm="lasso_cd", ...)``, bit for bit, faster.
+class EmptyComponentsError(ValueError):
+    """The decomposition returned maps that are all zero."""
 
-    scikit-learn codes each voxel through a ``Lasso`` estimator whose Python set-up costs
-    ~20 µs per voxel, twice the solver's own work here (8 atoms, 160 features). This calls
-    the same compiled coordinate-descent solver once per voxel with the same arguments.
-    That solver is private, so its use is checked at every call: the ``CHECKED_VOXELS``
-    voxels most correlated with the dictionary (those with non-zero codes, where a
-    difference in the penalty or tolerance would show) are coded both ways, and on any
-    difference or error every voxel goes through ``sparse_encode``.
 
-    Parameters
-    ----------
-    voxels : ndarray, shape (n_voxels, n_features)
-    dictionary : ndarray, shape (n_atoms, n_features)
-    alpha : float
-        L1 penalty, as ``sparse_encode``'s ``alpha``.
-    max_iter : int
+def _dictlearning(data: np.ndarray, n_components: int, **settings) -> np.ndarray:
+    keys = ("alpha", "batch_size", "n_epochs", "random_state", "n_threads")
+    return dict_learning(data, n_components, **{k: settings[k] for k in keys if k in settings})
 
-    Returns
-    -------
-    ndarray, shape (n_voxels, n_atoms)
-    """
-    from sklearn.decomposition import sparse_encode
 
-    def public(rows: np.ndarray) -> np.ndarray:
-        return sparse_encode(
-            rows, dictionary, algorithm="lasso_cd", alpha=alpha, max_iter=max_iter, n_jobs=1
-        )
-
-    voxels, dictionary = np.ascontiguousarray(voxels), np.ascontiguousarray(dictionary)
-    if len(voxels) == 0 or voxels.dtype != dictionary.dtype:
-        return public(voxels)
-    strength = np.abs(voxels @ dictionary.T).max(axis=1)
-    checked = np.sort(np.argsort(strength, kind="stable")[::-1][:CHECKED_VOXELS])
-    # Both ways on the same rows: the correlations' matrix product rounds differently for a
-    # handful of rows than for thousands, in scikit-learn as here.
-    expected = public(voxels[checked])
-    try:
-        agree = np.array_equal(
-            _lasso_cd_codes(voxels[checked], dictionary, alpha, max_iter), expected
-        )
-        problem = "different codes"
-    except (AttributeError, ImportError, TypeError, ValueError) as error:
-        agree, problem = False, f"{type(error).__name__}: {error}"
-    if agree:  # in the estimator's memory layout: later reductions round by layout
-        c_order = expected.flags.c_contiguous and not expected.flags.f_contiguous
-        codes = _lasso_cd_codes(voxels, dictionary, alpha, max_iter)
-        return np.asarray(codes, order="C" if c_order else "F")
-    log.warning(
-        "scikit-learn's coordinate-descent solver did not reproduce sparse_encode (%s); "
-        "coding every voxel through sparse_encode (slower, same maps)",
-        problem,
+def _canica(data: np.ndarray, n_components: int, **settings) -> np.ndarray:
+    renamed = {"canica_threshold": "threshold", "canica_n_init": "n_init"}
+    keys = ("random_state", "canica_threshold", "canica_n_init")
+    return canica(
+        data, n_components, **{renamed.get(k, k): settings[k] for k in keys if k in settings}
     )
-    return public(voxels)
 
 
-def _lasso_cd_codes(
-    voxels: np.ndarray, dictionary: np.ndarray, alpha: float, max_iter: int
-) -> np.ndarray:
-    """What ``sparse_encode``'s ``lasso_cd`` computes, without its per-voxel estimator.
-
-    The same steps as scikit-learn (1.5-1.9): the penalty divided by the number of features
-    then multiplied by the number of samples of the Lasso (the same number), tolerance
-    1e-8, the Gram matrix and the correlations computed by the same products, zero start.
-    """
-    from sklearn.linear_model import _cd_fast
-
-    n_features = voxels.shape[1]
-    lasso_alpha = float(alpha) / n_features
-    l1_penalty = lasso_alpha * 1.0 * n_features  # Lasso's alpha * l1_ratio * n_samples
-    l2_penalty = lasso_alpha * (1.0 - 1.0) * n_features
-    gram = np.dot(dictionary, dictionary.T)
-    atoms = np.asfortranarray(dictionary.T)  # the Lasso's design matrix (n_samples, n_atoms)
-    targets = np.asfortranarray(voxels.T)  # one column per voxel
-    correlations = np.empty((atoms.shape[1], targets.shape[1]), dtype=atoms.dtype, order="F")
-    np.dot(targets.T, atoms, out=correlations.T)
-    rng = np.random.mtrand._rand  # unused: cyclic coordinate selection
-    codes = np.zeros((targets.shape[1], atoms.shape[1]), dtype=atoms.dtype, order="F")
-    solve = _cd_fast.enet_coordinate_descent_gram
-    for k in range(targets.shape[1]):
-        start = np.zeros(atoms.shape[1], dtype=atoms.dtype)
-        codes[k] = solve(
-            start,
-            l1_penalty,
-            l2_penalty,
-            gram,
-            correlations[:, k],
-            targets[:, k],
-            max_iter,
-            1e-8,
-            rng,
-            0,
-            0,
-        )[0]
-    return codes
+#: Decomposition methods by config name (``decomposition.method``):
+#: ``f(stacked_reduced, n_components, **settings) -> maps (n_components, n_voxels)``; each
+#: takes the settings it knows (see :func:`dict_learning`, :func:`canica`) and ignores others.
+METHODS: dict[str, Callable[..., np.ndarray]] = {
+    "dictlearning": _dictlearning,
+    "canica": _canica,
+}
 
 
-def map_row_blocks(
-    func: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, n_jobs: int
-) -> np.ndarray:
-    """``func(rows)`` for a row-wise ``func``, computed in ``n_jobs`` forked processes.
-
-    The rows are cut into ``n_jobs`` consecutive blocks of 2 rows or more (fewer blocks if
-    needed). Each block but the last is handled by a forked child, which inherits the
-    loaded libraries and the data (no import, no pickling of the input, unlike a process
-    pool); the last one by this process.
+def stack_reduced(blocks: Sequence[np.ndarray]) -> np.ndarray:
+    """Stack runs' reduced arrays into one Fortran-ordered (rows, voxels) matrix, in order.
 
     Parameters
     ----------
-    func : callable
-        Maps an (n, ...) array to an (n, k) array, each output row depending only on the same
-        input row, so that the blocks concatenate to exactly ``func(rows)``.
-    rows : ndarray, shape (n_rows, ...)
-    n_jobs : int
-        Processes to use (1, or a platform without ``fork``: everything here).
+    blocks : sequence of ndarray, shape (k_i, n_voxels)
 
     Returns
     -------
-    ndarray, shape (n_rows, k)
-        In the memory layout of ``func``'s own result. A block whose child failed is
-        computed again here (with a warning).
+    ndarray, shape (sum k_i, n_voxels)
+        Fortran order and the first block's dtype, as the reference stacks its subjects.
     """
-    n_jobs = max(1, min(n_jobs, len(rows) // 2))  # 2+ rows per block: a known layout
-    if n_jobs == 1 or not hasattr(os, "fork"):
-        return func(rows)
-    bounds = np.linspace(0, len(rows), n_jobs + 1).astype(int)
-    forked = list(pairwise(bounds[:-1]))  # every block but the last
-    children = [_fork_block(func, rows[start:stop]) for start, stop in forked]
-    last = func(rows[bounds[-2] :])
-    # same memory layout as func's own result: later reductions round by layout
-    out = np.empty_like(last, shape=(len(rows), *last.shape[1:]))
-    out[bounds[-2] :] = last
-    for (pid, pipe), (start, stop) in zip(children, forked, strict=True):
-        block = _collect_block(pid, pipe, (stop - start, *last.shape[1:]), last.dtype)
-        if block is None:
-            warnings.warn(f"rows {start}-{stop}: worker failed, computed again", stacklevel=2)
-            block = func(rows[start:stop])
-        out[start:stop] = block
-    return out
-
-
-def _fork_block(func: Callable[[np.ndarray], np.ndarray], block: np.ndarray) -> tuple[int, int]:
-    """Start a child computing ``func(block)`` into a pipe; return (pid, read end)."""
-    read_end, write_end = os.pipe()
-    with warnings.catch_warnings():  # Python >= 3.12 warns about fork in threaded processes
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # child: write the result, then leave without running any exit handler
-        status = 1
-        try:
-            os.close(read_end)
-            with os.fdopen(write_end, "wb") as out:
-                out.write(memoryview(np.ascontiguousarray(func(block))).cast("B"))
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    return pid, read_end
-
-
-def _collect_block(
-    pid: int, pipe: int, shape: tuple[int, ...], dtype: np.dtype
-) -> np.ndarray | None:
-    """A child's result (None if it failed or wrote the wrong amount)."""
-    with os.fdopen(pipe, "rb") as source:
-        payload = source.read()
-    _, status = os.waitpid(pid, 0)
-    expected = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    if status != 0 or len(payload) != expected:
-        return None
-    return np.frombuffer(payload, dtype=dtype).reshape(shape)
-
-
-# --------------------------------------------------------------------------- workflow step
-
-
-def stack_reduced(paths: Sequence[str | Path]) -> np.ndarray:
-    """Stack the subjects' reduced arrays into one Fortran-ordered (rows, voxels) matrix."""
-    blocks = [np.load(p) for p in paths]
     n_voxels = {b.shape[1] for b in blocks}
     if len(n_voxels) != 1:
         raise ValueError(f"reduced data have different numbers of voxels: {sorted(n_voxels)}")
@@ -607,74 +462,49 @@ def stack_reduced(paths: Sequence[str | Path]) -> np.ndarray:
 
 
 def decompose(
-    reduced: Sequence[str | Path],
-    mask: str | Path,
-    output: str | Path,
-    *,
+    data: np.ndarray,
     method: Literal["dictlearning", "canica"] = "dictlearning",
     n_components: int = 8,
-    random_state: int = 0,
-    alpha: float = 10,
-    batch_size: int = 20,
-    n_epochs: int = 1,
-    canica_threshold: float | str | None = "auto",
-    canica_n_init: int = 10,
-    n_jobs: int = 1,
-) -> Path:
-    """Workflow step: network maps from every subject's reduced data.
+    **settings,
+) -> np.ndarray:
+    """Network maps of the stacked reduced data with one of :data:`METHODS`.
 
     Parameters
     ----------
-    reduced : sequence of path-like
-        ``reduced.npy`` of each subject, shape (k, n_voxels), in subject order.
-    mask : path-like
-        Group mask (defines the voxels and the grid).
-    output : path-like
-        4D float32 NIfTI, one volume per component.
+    data : ndarray, shape (n_rows, n_voxels)
+        Stacked reductions (:func:`stack_reduced`).
     method : {"dictlearning", "canica"}, default="dictlearning"
-    n_components, random_state, alpha, batch_size, n_epochs
-        See :func:`dict_learning`.
-    canica_threshold, canica_n_init
-        See :func:`canica` (``threshold``, ``n_init``).
-    n_jobs : int, default=1
-        Processes for dictionary learning's final sparse coding (the maps do not depend on
-        it); the workflow passes the job's threads.
+    n_components : int, default=8
+    **settings
+        ``random_state``, ``alpha``, ``batch_size``, ``n_epochs``, ``n_threads``
+        (dictlearning); ``random_state``, ``canica_threshold``, ``canica_n_init`` (canica).
 
     Returns
     -------
-    Path
+    ndarray, shape (n_components, n_voxels)
+
+    Raises
+    ------
+    ValueError
+        Unknown method.
+    EmptyComponentsError
+        Every map is zero (e.g. ``alpha`` too strong for small data), naming the settings to
+        change: the regions step would otherwise fail later with advice about the wrong knob.
     """
-    import nibabel as nib
-
-    from netregions.io import save_nifti
-    from netregions.masking import unmask
-
-    mask_img = nib.load(mask)
-    mask_data = np.asanyarray(mask_img.dataobj).astype(bool)
-    data = stack_reduced(reduced)
-    if data.shape[1] != mask_data.sum():
-        raise ValueError(
-            f"reduced data have {data.shape[1]} voxels, the group mask {mask_data.sum()}"
-        )
+    if method not in METHODS:
+        raise ValueError(f"unknown decomposition method {method!r}; use one of {list(METHODS)}")
     log.info("%s on %d rows x %d voxels", method, *data.shape)
-    if method == "dictlearning":
-        maps = dict_learning(
-            data,
-            n_components,
-            alpha=alpha,
-            batch_size=batch_size,
-            n_epochs=n_epochs,
-            random_state=random_state,
-            n_jobs=n_jobs,
+    maps = METHODS[method](data, n_components, **settings)
+    empty = [k for k in range(maps.shape[0]) if not np.any(maps[k])]
+    if len(empty) == maps.shape[0]:
+        hint = (
+            f"decomposition.alpha={settings.get('alpha')!r}, " if method == "dictlearning" else ""
         )
-    elif method == "canica":
-        maps = canica(
-            data,
-            n_components,
-            random_state=random_state,
-            threshold=canica_threshold,
-            n_init=canica_n_init,
+        raise EmptyComponentsError(
+            f"{method} returned {maps.shape[0]} all-zero maps from {data.shape[0]} rows x "
+            f"{data.shape[1]} voxels: lower {hint}or change decomposition.n_components="
+            f"{n_components} (too sparse a solution for this much data)"
         )
-    else:
-        raise ValueError(f"unknown decomposition method {method!r}")
-    return save_nifti(unmask(maps.astype(np.float32), mask_data), mask_img.affine, output)
+    if empty:
+        log.warning("%s: maps %s are all zero (consider a lower alpha)", method, empty)
+    return maps

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
-
-from netregions.exceptions import InputDataError
 
 __all__ = [
     "apply_mask",
@@ -22,7 +19,6 @@ __all__ = [
     "epi_threshold",
     "intersect_masks",
     "majority_mask",
-    "make_group_mask",
     "unmask",
 ]
 
@@ -247,91 +243,3 @@ def unmask(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     out = np.zeros((*mask.shape, values.shape[0]), dtype=values.dtype)
     out[mask] = values.T
     return out
-
-
-# --------------------------------------------------------------------------- workflow step
-
-
-def _load_on_grid(path, subject, grid):
-    """Load a 3D image; check it is on ``grid`` = (shape, affine, subject), the first one's."""
-    import nibabel as nib
-
-    img = nib.load(path)
-    if grid is not None:
-        shape, affine, first = grid
-        if img.shape != shape or not np.allclose(img.affine, affine, atol=1e-3):
-            raise InputDataError(
-                f"sub-{subject}: grid {img.shape} / affine of {path} differs from sub-{first}'s "
-                f"{shape}; all runs must share one grid"
-            )
-    return np.asanyarray(img.dataobj), img
-
-
-def make_group_mask(
-    means: Sequence[str | Path],
-    subjects: Sequence[str],
-    mask: str | Path,
-    mean: str | Path,
-    subject_masks: Sequence[str | Path],
-    *,
-    lower_cutoff: float = 0.2,
-    upper_cutoff: float = 0.85,
-    opening: int = 2,
-    threshold: float = 0.5,
-) -> None:
-    """Workflow step: every subject's EPI mask, their intersection, and the group mean EPI.
-
-    The EPI mask of a run depends only on its mean image, so all of them are computed here,
-    from the small mean images, in one process (numba starts once instead of once per
-    subject). Subjects are processed one at a time: memory does not grow with their number.
-
-    Parameters
-    ----------
-    means : sequence of path-like
-        Each subject's mean image (same order as ``subjects``).
-    subjects : sequence of str
-        Subject labels, for messages.
-    mask : path-like
-        Output: 3D uint8 group mask.
-    mean : path-like
-        Output: 3D float32 mean of the subjects' mean images (figure background).
-    subject_masks : sequence of path-like
-        Outputs: each subject's EPI mask (uint8), for quality control.
-    lower_cutoff, upper_cutoff, opening
-        See :func:`compute_epi_mask`.
-    threshold : float, default=0.5
-        See :func:`intersect_masks`.
-
-    Raises
-    ------
-    InputDataError
-        Runs on different grids, or an empty group mask.
-    """
-    from netregions.io import save_nifti
-
-    grid, count, total, sizes = None, None, None, []
-    for subject, path, out in zip(subjects, means, subject_masks, strict=True):
-        subject_mean, img = _load_on_grid(path, subject, grid)
-        if grid is None:
-            grid = (img.shape, img.affine, subject)
-            count = np.zeros(img.shape, dtype=np.int32)
-            total = np.zeros(img.shape, dtype=np.float64)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", MaskWarning)
-            epi_mask = compute_epi_mask(
-                subject_mean, lower_cutoff=lower_cutoff, upper_cutoff=upper_cutoff, opening=opening
-            )
-        for warning in caught:
-            warnings.warn(f"sub-{subject}: {warning.message}", MaskWarning, stacklevel=2)
-        save_nifti(epi_mask.astype(np.uint8), img.affine, out)
-        count += epi_mask
-        total += subject_mean
-        sizes.append(f"sub-{subject}: {int(epi_mask.sum())}")
-    group = majority_mask(count, len(subjects), threshold)
-    if not group.any():
-        raise InputDataError(
-            f"the group mask is empty: no voxel is in more than {threshold:.0%} of the subject "
-            f"masks (voxels per subject mask: {', '.join(sizes)})"
-        )
-    save_nifti(group.astype(np.uint8), grid[1], mask)
-    save_nifti((total / len(subjects)).astype(np.float32), grid[1], mean)
