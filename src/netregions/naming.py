@@ -5,19 +5,12 @@ Only the standard library is imported here, so the Snakemake process can use it 
 (every workflow invocation, no-op reruns included, discovers the subjects through it).
 """
 
-import glob
-import re
-from collections.abc import Sequence
-
-from netregions.exceptions import InputDataError
-
 __all__ = [
     "FMRIPREP_CONFOUNDS_SUFFIX",
     "FUNC_SUFFIX",
     "MISSING_VALUES",
     "REDUCED_CONFOUNDS_SUFFIX",
     "REDUCED_CONFOUND_COLUMNS",
-    "discover_subjects",
     "synthetic_subjects",
 ]
 
@@ -71,41 +64,3 @@ def synthetic_subjects(n_subjects: int) -> list[str]:
         raise ValueError(f"n_subjects must be at least 1, got {n_subjects}")
     width = max(2, len(str(n_subjects)))
     return [f"{k:0{width}d}" for k in range(1, n_subjects + 1)]
-
-
-def discover_subjects(pattern: str, subjects: Sequence[str] = ()) -> list[str]:
-    """Subjects of a path pattern with a ``{subject}`` placeholder.
-
-    Parameters
-    ----------
-    pattern : str
-        e.g. ``"derivatives/sub-{subject}/func/sub-{subject}_task-pixar_..._bold.nii.gz"``;
-        ``{subject}`` may appear several times (all occurrences must agree).
-    subjects : sequence of str, optional
-        Explicit list; returned as given (sorted) without looking at the disk.
-
-    Returns
-    -------
-    list of str
-        Sorted subject labels (letters and digits only, as BIDS labels).
-
-    Raises
-    ------
-    InputDataError
-        When nothing matches the pattern.
-    """
-    if subjects:
-        return sorted(subjects)
-    if "{subject}" not in pattern:
-        raise InputDataError(f"the path pattern {pattern!r} has no {{subject}} placeholder")
-    parts = pattern.split("{subject}")
-    regex = re.escape(parts[0]) + "(?P<subject>[A-Za-z0-9]+)"
-    regex += "".join(re.escape(p) + "(?P=subject)" for p in parts[1:-1]) + re.escape(parts[-1])
-    found = set()
-    for path in glob.glob(pattern.replace("{subject}", "*")):
-        match = re.fullmatch(regex, path)
-        if match:
-            found.add(match.group("subject"))
-    if not found:
-        raise InputDataError(f"no file matches the pattern {pattern!r}")
-    return sorted(found)

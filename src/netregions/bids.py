@@ -1,0 +1,831 @@
+"""BIDS names: parse and write them, find fMRIPrep runs, name our derivative outputs.
+
+Standard library only: the Snakemake process imports this module when it parses the workflow
+(every invocation, no-op reruns included), so it must not pay for numpy or nibabel.
+The naming rules implemented here are written down in docs/methods/bids.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netregions.atomic import atomic_path
+from netregions.exceptions import InputDataError
+
+__all__ = [
+    "BIDS_VERSION",
+    "ENTITY_ORDER",
+    "RUN_ENTITIES",
+    "Run",
+    "dataset_description",
+    "derivative_path",
+    "discover_fmriprep_runs",
+    "format_bids_name",
+    "parse_bids_name",
+    "read_participants",
+    "read_repetition_time",
+    "run_directory",
+    "run_name",
+    "write_json",
+]
+
+#: Entity keys in the order they are written (docs/methods/bids.md, Entity order).
+ENTITY_ORDER: tuple[str, ...] = (
+    "sub",
+    "ses",
+    "task",
+    "acq",
+    "ce",
+    "rec",
+    "dir",
+    "run",
+    "echo",
+    "part",
+    "hemi",
+    "space",
+    "cohort",
+    "atlas",
+    "seg",
+    "res",
+    "den",
+    "label",
+    "stat",
+    "desc",
+)
+
+#: The entities that identify one acquired run (docs/methods/bids.md, Runs).
+RUN_ENTITIES: tuple[str, ...] = (
+    "sub",
+    "ses",
+    "task",
+    "acq",
+    "ce",
+    "rec",
+    "dir",
+    "run",
+    "echo",
+    "part",
+)
+
+#: BIDS version that our dataset_description.json declares.
+BIDS_VERSION = "1.10.0"
+
+#: Largest disagreement (s) between the sidecar's and the header's TR that goes unmentioned.
+TR_TOLERANCE = 1e-3
+
+_LABEL = re.compile(r"[A-Za-z0-9]+")
+_EXTENSION = re.compile(r"(\.[A-Za-z0-9]+)+")
+_BOLD_EXTENSIONS = (".nii.gz", ".nii")
+_CONFOUNDS_SUFFIXES = ("timeseries", "regressors")  # current, then fMRIPrep < 20.2
+_PREPROC_BOLD = re.compile(r".*_desc-preproc_bold\.nii(\.gz)?")
+_ENTITY_RANK = {key: rank for rank, key in enumerate(ENTITY_ORDER)}
+
+
+# --------------------------------------------------------------------------- names
+
+
+def parse_bids_name(name: str) -> tuple[dict[str, str], str, str]:
+    """Split a BIDS file name into its entities, suffix and extension.
+
+    Parameters
+    ----------
+    name : str
+        A file name such as ``"sub-01_task-rest_run-2_desc-preproc_bold.nii.gz"``; a path is
+        accepted and only its last component is parsed.
+
+    Returns
+    -------
+    entities : dict of str to str
+        Key to label, in the order they appear in the name (no order is enforced when reading,
+        because fMRIPrep itself writes ``dir`` before ``rec``).
+    suffix : str
+        e.g. ``"bold"``.
+    extension : str
+        Everything from the first dot, e.g. ``".nii.gz"`` or ``".dtseries.nii"``.
+
+    Raises
+    ------
+    ValueError
+        When the name is not ``key-label[_key-label...]_suffix.extension`` with alphanumeric
+        keys, labels and suffix, or repeats a key.
+    """
+    base = os.path.basename(name)
+    stem, dot, rest = base.partition(".")
+    extension = dot + rest
+    *pairs, suffix = stem.split("_")
+    if not pairs or not _LABEL.fullmatch(suffix) or not _EXTENSION.fullmatch(extension):
+        raise ValueError(
+            f"{base!r} is not a BIDS file name (key-label pairs, then _suffix.extension)"
+        )
+    return _parse_pairs(pairs, base), suffix, extension
+
+
+def _parse_pairs(pairs: Sequence[str], name: str) -> dict[str, str]:
+    entities: dict[str, str] = {}
+    for pair in pairs:
+        key, dash, label = pair.partition("-")
+        if not dash or not _LABEL.fullmatch(key) or not _LABEL.fullmatch(label):
+            raise ValueError(f"{name!r}: {pair!r} is not a BIDS key-label pair")
+        if key in entities:
+            raise ValueError(f"{name!r}: the entity {key!r} appears twice")
+        entities[key] = label
+    return entities
+
+
+def format_bids_name(entities: Mapping[str, str | None], suffix: str, extension: str) -> str:
+    """Write a BIDS file name, entities in :data:`ENTITY_ORDER`.
+
+    Parameters
+    ----------
+    entities : mapping of str to str
+        Key to label; keys with a ``None`` label are left out.
+    suffix : str
+        Alphanumeric, e.g. ``"timeseries"``.
+    extension : str
+        Starting with a dot, e.g. ``".tsv"``; ``""`` for none.
+
+    Returns
+    -------
+    str
+        e.g. ``"sub-01_task-rest_seg-netregions_timeseries.tsv"``.
+
+    Raises
+    ------
+    ValueError
+        For a key outside :data:`ENTITY_ORDER`, a label or suffix that is not alphanumeric,
+        or an extension that does not start with a dot.
+    """
+    present = {key: label for key, label in entities.items() if label is not None}
+    unknown = sorted(set(present) - set(ENTITY_ORDER))
+    if unknown:
+        raise ValueError(f"unknown BIDS entities {unknown}; known: {', '.join(ENTITY_ORDER)}")
+    for key, label in present.items():
+        if not _LABEL.fullmatch(str(label)):
+            raise ValueError(f"the {key} label {label!r} is not alphanumeric")
+    if not _LABEL.fullmatch(suffix):
+        raise ValueError(f"the suffix {suffix!r} is not alphanumeric")
+    if extension and not _EXTENSION.fullmatch(extension):
+        raise ValueError(f"the extension {extension!r} does not look like '.tsv' or '.nii.gz'")
+    ordered = sorted(present, key=_ENTITY_RANK.__getitem__)
+    return _join(((key, str(present[key])) for key in ordered), suffix, extension)
+
+
+def _join(pairs, suffix: str, extension: str) -> str:
+    """Name from (key, label) pairs in the given order (no checks, no reordering)."""
+    return "_".join([*(f"{key}-{label}" for key, label in pairs), suffix]) + extension
+
+
+def run_name(entities: Mapping[str, str]) -> str:
+    """The run part of a file's name: its run entities in BIDS order.
+
+    Parameters
+    ----------
+    entities : mapping of str to str
+        A file's entities (as from :func:`parse_bids_name`); ``sub`` is required, entities
+        outside :data:`RUN_ENTITIES` (space, res, desc, ...) are ignored.
+
+    Returns
+    -------
+    str
+        e.g. ``"sub-01_ses-1_task-rest_run-2"``; a synthetic or local run is ``"sub-01"`` or
+        ``"sub-01_task-pixar"``.
+
+    Raises
+    ------
+    ValueError
+        When ``sub`` is missing.
+    """
+    if not entities.get("sub"):
+        raise ValueError(f"a run needs a subject ('sub' entity); got {dict(entities)}")
+    return "_".join(f"{key}-{entities[key]}" for key in RUN_ENTITIES if entities.get(key))
+
+
+def _run_entities(name: str) -> dict[str, str]:
+    """Entities of a run name; it must hold run entities only, in BIDS order."""
+    entities = _parse_pairs(name.split("_"), name)
+    if not entities.get("sub") or run_name(entities) != name:
+        raise ValueError(
+            f"{name!r} is not a run name (sub-<label> then {', '.join(RUN_ENTITIES[1:])}"
+            " entities, in that order)"
+        )
+    return entities
+
+
+def run_directory(entities_or_run_name: Mapping[str, str] | str) -> str:
+    """Folder of a run's files, relative to a BIDS(-derivative) root.
+
+    Parameters
+    ----------
+    entities_or_run_name : mapping of str to str, or str
+        A file's entities, or a run name such as ``"sub-01_ses-1_task-rest_run-2"``.
+
+    Returns
+    -------
+    str
+        ``"sub-01/ses-1/func"``, or ``"sub-01/func"`` without a session (POSIX separators).
+
+    Raises
+    ------
+    ValueError
+        When there is no subject, or the string is not a run name.
+    """
+    if isinstance(entities_or_run_name, str):
+        entities = _run_entities(entities_or_run_name)
+    else:
+        entities = entities_or_run_name
+    if not entities.get("sub"):
+        raise ValueError(f"a run needs a subject ('sub' entity); got {dict(entities)}")
+    parts = [f"sub-{entities['sub']}"]
+    if entities.get("ses"):
+        parts.append(f"ses-{entities['ses']}")
+    return "/".join([*parts, "func"])
+
+
+def derivative_path(run_name: str, suffix: str, extension: str, **entities: str) -> str:
+    """Relative path of one of our per-run derivative files.
+
+    Parameters
+    ----------
+    run_name : str
+        e.g. ``"sub-01_ses-1_task-rest_run-2"`` (as from :func:`run_name`).
+    suffix : str
+        e.g. ``"timeseries"``, ``"relmat"``, ``"components"``.
+    extension : str
+        e.g. ``".tsv"``, ``".nii.gz"``.
+    **entities : str
+        Further entities (``seg``, ``stat``, ``desc``, ...), written after the run entities in
+        :data:`ENTITY_ORDER`.
+
+    Returns
+    -------
+    str
+        e.g. ``"sub-01/ses-1/func/sub-01_ses-1_task-rest_run-2_seg-netregions_timeseries.tsv"``.
+
+    Raises
+    ------
+    ValueError
+        When ``run_name`` is not a run name, an extra entity is a run entity or unknown, or a
+        label is not alphanumeric.
+    """
+    run = _run_entities(run_name)
+    clashing = sorted(set(entities) & set(RUN_ENTITIES))
+    if clashing:
+        raise ValueError(f"{clashing} are run entities; they come from the run name {run_name!r}")
+    name = format_bids_name({**run, **entities}, suffix, extension)
+    return f"{run_directory(run)}/{name}"
+
+
+# --------------------------------------------------------------------------- fMRIPrep runs
+
+
+@dataclass(frozen=True)
+class Run:
+    """One preprocessed BOLD run and the files that go with it.
+
+    Attributes
+    ----------
+    name : str
+        Run name, e.g. ``"sub-01_ses-1_task-rest_run-2"``.
+    subject : str
+        Subject label without ``"sub-"``.
+    session : str or None
+        Session label without ``"ses-"``.
+    task : str or None
+        Task label.
+    bold : str
+        Path of the preprocessed BOLD image.
+    confounds : str or None
+        Path of the confounds table.
+    sidecar : str or None
+        Path of the BOLD image's JSON sidecar, if it exists.
+    brain_mask : str or None
+        Path of the run's brain mask in the same space and resolution, if it exists.
+    entities : mapping of str to str
+        Entities of the BOLD file name.
+    """
+
+    name: str
+    subject: str
+    session: str | None
+    task: str | None
+    bold: str
+    confounds: str | None
+    sidecar: str | None
+    brain_mask: str | None
+    entities: Mapping[str, str] = field(hash=False)
+
+    @property
+    def directory(self) -> str:
+        """Folder of the run's outputs, e.g. ``"sub-01/ses-1/func"``."""
+        return run_directory(self.entities)
+
+
+@dataclass
+class _Folder:
+    """One ``func`` folder: its path and the entities of the BIDS names it holds."""
+
+    path: Path
+    subject: str
+    session: str | None
+    files: list[str]  # every visible file name, sorted
+    names: dict[str, tuple[dict[str, str], str, str]]  # the BIDS ones, parsed
+
+
+def discover_fmriprep_runs(
+    root: str | os.PathLike,
+    space: str,
+    task: str | None = None,
+    subjects: Sequence[str] = (),
+    res: str | None = None,
+) -> list[Run]:
+    """Find the preprocessed BOLD runs of an fMRIPrep derivatives folder.
+
+    Parameters
+    ----------
+    root : path-like
+        fMRIPrep output folder (holding ``sub-*/[ses-*/]func/``).
+    space : str
+        Output space label, e.g. ``"MNI152NLin2009cAsym"``.
+    task : str or None, default=None
+        Keep runs of this task only; ``None`` keeps every task.
+    subjects : sequence of str, default=()
+        Keep these subjects (labels with or without ``"sub-"``); empty keeps every subject.
+    res : str or None, default=None
+        Keep this resolution label only (``res-<label>``); ``None`` accepts any, as long as
+        each run has one file in ``space``.
+
+    Returns
+    -------
+    list of Run
+        Sorted by run name.
+
+    Raises
+    ------
+    InputDataError
+        One message listing every problem: the root does not exist; no run matches (the tasks,
+        spaces and resolutions that were found are listed); a run has several files in the
+        space (set ``res``) or no, or several, confounds files; a file lies in another
+        subject's or session's folder; a selected subject has no matching run.
+
+    Notes
+    -----
+    The rules (which files count as runs, confounds pairing, mask and sidecar names) are in
+    docs/methods/bids.md.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputDataError(f"the fMRIPrep derivatives folder {root} does not exist")
+    wanted = set(_subject_labels(subjects))
+    problems: list[str] = []
+    folders = _func_folders(root)
+    found = [
+        (folder, name, parsed)
+        for folder in folders
+        for name, parsed in folder.names.items()
+        if _is_preproc_bold(parsed)
+    ]
+    problems += _unparseable_bold(folders)
+    problems += _misplaced(found)
+    selected = [
+        item
+        for item in found
+        if _selected(item[2][0], space=space, task=task, res=res, subjects=wanted)
+    ]
+    if not selected:
+        problems.insert(0, _no_match(root, found, space, task, res, sorted(wanted)))
+        raise InputDataError(_problem_report(root, problems))
+    runs = _pair_runs(selected, res, problems)
+    missing = sorted(wanted - _subjects_of(selected))
+    problems += [f"sub-{label}: no run matches {_filters(space, task, res)}" for label in missing]
+    if problems:
+        raise InputDataError(_problem_report(root, problems))
+    return sorted(runs, key=lambda run: run.name)
+
+
+def _strip_prefix(label: str, key: str) -> str:
+    return label[len(key) + 1 :] if label.startswith(f"{key}-") else label
+
+
+def _subject_labels(subjects: Sequence[str] | str) -> list[str]:
+    """Labels without "sub-"; a lone string is one subject, not a sequence of characters."""
+    if isinstance(subjects, str):
+        subjects = [subjects]
+    return [_strip_prefix(str(label), "sub") for label in subjects]
+
+
+def _func_folders(root: Path) -> list[_Folder]:
+    """``sub-*/func`` and ``sub-*/ses-*/func`` folders, each listed and parsed once."""
+    folders = []
+    for subject_dir in _subfolders(root, "sub"):
+        subject = subject_dir.name[len("sub-") :]
+        candidates = [(subject_dir / "func", None)]
+        candidates += [
+            (ses / "func", ses.name[len("ses-") :]) for ses in _subfolders(subject_dir, "ses")
+        ]
+        folders += [_list_folder(path, subject, ses) for path, ses in candidates if path.is_dir()]
+    return folders
+
+
+def _subfolders(path: Path, key: str) -> list[Path]:
+    # fMRIPrep also writes sub-<label>.html reports beside the sub-<label>/ folders
+    return sorted(p for p in path.glob(f"{key}-*") if p.is_dir())
+
+
+def _list_folder(path: Path, subject: str, session: str | None) -> _Folder:
+    # hidden files (macOS "._" copies, our own ".tmp-" files) are never data
+    files = sorted(name for name in os.listdir(path) if not name.startswith("."))
+    names = {}
+    for name in files:
+        try:
+            names[name] = parse_bids_name(name)
+        except ValueError:
+            continue
+    return _Folder(path, subject, session, files, names)
+
+
+def _is_preproc_bold(parsed: tuple[dict[str, str], str, str]) -> bool:
+    entities, suffix, extension = parsed
+    return entities.get("desc") == "preproc" and suffix == "bold" and extension in _BOLD_EXTENSIONS
+
+
+def _unparseable_bold(folders: Sequence[_Folder]) -> list[str]:
+    """Names that look like preprocessed BOLD files but are not valid BIDS names."""
+    problems = []
+    for folder in folders:
+        for name in folder.files:
+            if _PREPROC_BOLD.fullmatch(name) and name not in folder.names:
+                problems.append(f"{folder.path / name} is not a valid BIDS file name")
+    return problems
+
+
+def _misplaced(found) -> list[str]:
+    """Files whose sub/ses entities disagree with the folders they are in."""
+    problems = []
+    for folder, name, (entities, _, _) in found:
+        if entities.get("sub") != folder.subject or entities.get("ses") != folder.session:
+            where = f"sub-{folder.subject}" + (f"/ses-{folder.session}" if folder.session else "")
+            problems.append(f"{folder.path / name} is in the folder of {where}")
+    return problems
+
+
+def _selected(entities: Mapping[str, str], *, space, task, res, subjects) -> bool:
+    return (
+        entities.get("space") == space
+        and (task is None or entities.get("task") == task)
+        and (res is None or entities.get("res") == res)
+        and (not subjects or entities.get("sub") in subjects)
+    )
+
+
+def _filters(space: str, task: str | None, res: str | None) -> str:
+    text = f"space-{space}"
+    text += f", task-{task}" if task is not None else ""
+    return text + (f", res-{res}" if res is not None else "")
+
+
+def _labels(found, key: str, **where: str) -> str:
+    labels = {
+        parsed[0].get(key, f"(no {key})")
+        for _, _, parsed in found
+        if all(parsed[0].get(k) == v for k, v in where.items())
+    }
+    return ", ".join(sorted(labels)) or "(none)"
+
+
+def _no_match(root: Path, found, space, task, res, subjects: list[str]) -> str:
+    message = f"no *_desc-preproc_bold.nii[.gz] under {root}/sub-*/[ses-*/]func matches "
+    message += _filters(space, task, res)
+    if subjects:
+        message += f" for subjects {', '.join(subjects)}"
+    if not found:
+        return message + "; no preprocessed BOLD file was found at all"
+    message += f"; found tasks: {_labels(found, 'task')}; spaces: {_labels(found, 'space')}"
+    if res is not None:
+        message += f"; resolutions in space-{space}: {_labels(found, 'res', space=space)}"
+    if subjects:
+        message += f"; subjects: {_labels(found, 'sub')}"
+    return message
+
+
+def _subjects_of(selected) -> set[str]:
+    return {parsed[0]["sub"] for _, _, parsed in selected}
+
+
+def _problem_report(root: Path, problems: Sequence[str]) -> str:
+    if len(problems) == 1:
+        return problems[0]
+    return f"{len(problems)} problems with the fMRIPrep runs in {root}: " + "; ".join(problems)
+
+
+def _pair_runs(selected, res: str | None, problems: list[str]) -> list[Run]:
+    """One Run per run name; ambiguous names and missing confounds go to ``problems``."""
+    by_run: dict[str, list] = {}
+    for item in selected:
+        by_run.setdefault(run_name(item[2][0]), []).append(item)
+    runs = []
+    for name, items in by_run.items():
+        if len(items) > 1:
+            problems.append(_ambiguous(name, items, res))
+            continue
+        folder, bold_name, (entities, _, extension) = items[0]
+        confounds = _find_confounds(folder, name, entities, problems)
+        if confounds is not None:
+            runs.append(_make_run(folder, name, bold_name, entities, extension, confounds))
+    return runs
+
+
+def _ambiguous(name: str, items, res: str | None) -> str:
+    files = ", ".join(str(folder.path / bold) for folder, bold, _ in items)
+    resolutions = sorted({parsed[0].get("res", "(no res)") for _, _, parsed in items})
+    if res is None and len(resolutions) > 1:
+        return (
+            f"{name} has several resolutions in its space (res-{', res-'.join(resolutions)}): "
+            f"set res to one of {', '.join(resolutions)} ({files})"
+        )
+    return f"duplicate run name {name}: several files {files}"
+
+
+def _find_confounds(
+    folder: _Folder, name: str, bold: Mapping[str, str], problems: list[str]
+) -> Path | None:
+    """The confounds table of a BOLD file (docs/methods/bids.md, Confounds pairing)."""
+    matches = [
+        file
+        for file, (entities, suffix, extension) in folder.names.items()
+        if entities.get("desc") == "confounds"
+        and suffix in _CONFOUNDS_SUFFIXES
+        and extension == ".tsv"
+        and "sub" in entities
+        and all(bold.get(key) == label for key, label in entities.items() if key != "desc")
+    ]
+    if len(matches) == 1:
+        return folder.path / matches[0]
+    if not matches:
+        run_only = [(k, v) for k, v in bold.items() if k in RUN_ENTITIES]
+        expected = _join([*run_only, ("desc", "confounds")], "timeseries", ".tsv")
+        problems.append(f"{name}: confounds file not found: {folder.path / expected}")
+    else:
+        problems.append(f"{name}: several confounds files match: {', '.join(matches)}")
+    return None
+
+
+def _make_run(folder, name, bold_name, entities, extension, confounds) -> Run:
+    sidecar = bold_name[: -len(extension)] + ".json"
+    mask_entities = [(k, "brain" if k == "desc" else v) for k, v in entities.items()]
+    masks = [_join(mask_entities, "mask", ext) for ext in _BOLD_EXTENSIONS]
+    mask = next((m for m in masks if m in folder.names), None)
+    return Run(
+        name=name,
+        subject=entities["sub"],
+        session=entities.get("ses"),
+        task=entities.get("task"),
+        bold=str(folder.path / bold_name),
+        confounds=str(confounds),
+        sidecar=str(folder.path / sidecar) if sidecar in folder.names else None,
+        brain_mask=str(folder.path / mask) if mask else None,
+        entities=dict(entities),
+    )
+
+
+# --------------------------------------------------------------------------- sidecars
+
+
+def read_repetition_time(
+    sidecar: str | os.PathLike | None,
+    header_t_r: float | None,
+    run: str,
+    *,
+    image: str | os.PathLike | None = None,
+) -> tuple[float, list[str]]:
+    """Repetition time of a run: the sidecar's, else the NIfTI header's.
+
+    Parameters
+    ----------
+    sidecar : path-like or None
+        The BOLD image's JSON sidecar, or ``None`` when there is none.
+    header_t_r : float or None
+        TR from the image header, in seconds (``None`` or 0 when the header has none).
+    run : str
+        Run name, for messages.
+    image : path-like or None, default=None
+        The BOLD image, named in messages about its header.
+
+    Returns
+    -------
+    t_r : float
+        Seconds.
+    warnings : list of str
+        Messages for the caller to log: the header was used, or the two sources disagree by
+        more than :data:`TR_TOLERANCE` (the sidecar wins).
+
+    Raises
+    ------
+    InputDataError
+        When the sidecar is missing, not JSON, or has an invalid ``RepetitionTime``; when it
+        has ``VolumeTiming`` instead (irregular sampling is not supported); when neither
+        source gives a TR.
+
+    Notes
+    -----
+    docs/methods/bids.md, Repetition time.
+    """
+    header = f"the NIfTI header of {image}" if image is not None else "the NIfTI header"
+    sidecar_t_r = _sidecar_repetition_time(sidecar, run) if sidecar is not None else None
+    header_ok = _positive_number(header_t_r)
+    if sidecar_t_r is None:
+        if not header_ok:
+            source = f"{sidecar} has no RepetitionTime" if sidecar else "there is no sidecar"
+            raise InputDataError(
+                f"{run}: no repetition time: {source} and {header} has TR {header_t_r!r}"
+            )
+        where = f"{sidecar} has no RepetitionTime" if sidecar else "no JSON sidecar"
+        return float(header_t_r), [f"{run}: {where}; using TR {header_t_r} s from {header}"]
+    warnings = []
+    if header_ok and abs(header_t_r - sidecar_t_r) > TR_TOLERANCE:
+        warnings.append(
+            f"{run}: RepetitionTime {sidecar_t_r} s in {sidecar} differs from the TR "
+            f"{header_t_r} s of {header}; using {sidecar_t_r} s from the sidecar"
+        )
+    return sidecar_t_r, warnings
+
+
+def _positive_number(value) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
+def _sidecar_repetition_time(path: str | os.PathLike, run: str) -> float | None:
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputDataError(f"{run}: JSON sidecar not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{run}: {path} is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise InputDataError(f"{run}: {path} holds a JSON {type(payload).__name__}, not an object")
+    if "RepetitionTime" not in payload:
+        if "VolumeTiming" in payload:
+            raise InputDataError(
+                f"{run}: {path} gives VolumeTiming instead of RepetitionTime; "
+                "irregularly sampled runs are not supported"
+            )
+        return None
+    t_r = payload["RepetitionTime"]
+    if not _positive_number(t_r):
+        raise InputDataError(
+            f"{run}: RepetitionTime in {path} must be a positive number of seconds, got {t_r!r}"
+        )
+    return float(t_r)
+
+
+# --------------------------------------------------------------------------- participants
+
+
+def read_participants(
+    path: str | os.PathLike, subjects: Sequence[str] | None = None
+) -> dict[str, dict[str, str]]:
+    """Read a BIDS ``participants.tsv``.
+
+    Parameters
+    ----------
+    path : path-like
+        Tab-separated table with a ``participant_id`` column.
+    subjects : sequence of str or None, default=None
+        Subject labels (with or without ``"sub-"``) that must be present; only they are
+        returned. ``None`` returns every row.
+
+    Returns
+    -------
+    dict of str to dict of str to str
+        Subject label without ``"sub-"`` -> {column: value} for every column (cells stripped
+        of surrounding blanks; ``n/a`` kept as the string ``"n/a"``), in file order.
+
+    Raises
+    ------
+    InputDataError
+        When the file is missing, has no ``participant_id`` column, a row with the wrong
+        number of cells, an empty or repeated id, or lacks a requested subject.
+    """
+    rows = _read_tsv_rows(path)
+    header = rows[0][1]
+    if "participant_id" not in header:
+        raise InputDataError(
+            f"{path} has no participant_id column; columns found: {', '.join(header)}"
+        )
+    table: dict[str, dict[str, str]] = {}
+    for line, cells in rows[1:]:
+        if len(cells) != len(header):
+            raise InputDataError(
+                f"{path}, line {line}: {len(cells)} cells, but the header has {len(header)}"
+            )
+        row = dict(zip(header, cells, strict=True))
+        label = _strip_prefix(row["participant_id"], "sub")
+        if not label:
+            raise InputDataError(f"{path}, line {line}: empty participant_id")
+        if label in table:
+            raise InputDataError(f"{path}, line {line}: participant sub-{label} appears twice")
+        table[label] = row
+    if subjects is None:
+        return table
+    return _select_participants(table, subjects, path)
+
+
+def _read_tsv_rows(path: str | os.PathLike) -> list[tuple[int, list[str]]]:
+    """(line number, stripped cells) of the non-blank lines; the first is the header."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")  # tolerates a byte-order mark
+    except FileNotFoundError:
+        raise InputDataError(f"participants file not found: {path}") from None
+    rows = [
+        (number, [cell.strip() for cell in line.split("\t")])
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip()
+    ]
+    if not rows:
+        raise InputDataError(f"{path} is empty; expected a header with participant_id")
+    return rows
+
+
+def _select_participants(table, subjects: Sequence[str], path) -> dict[str, dict[str, str]]:
+    wanted = _subject_labels(subjects)
+    missing = [label for label in wanted if label not in table]
+    if missing:
+        raise InputDataError(
+            f"{path} has no row for subject(s) {', '.join(f'sub-{m}' for m in missing)}"
+        )
+    wanted_set = set(wanted)
+    return {label: row for label, row in table.items() if label in wanted_set}
+
+
+# --------------------------------------------------------------------------- dataset files
+
+
+def dataset_description(
+    name: str,
+    version: str,
+    source_datasets: Sequence[str] = (),
+    code_url: str | None = None,
+) -> dict:
+    """Content of a BIDS derivative ``dataset_description.json``.
+
+    Parameters
+    ----------
+    name : str
+        Name of the derivative dataset.
+    version : str
+        netregions version that produced it.
+    source_datasets : sequence of str, default=()
+        URLs (or paths) of the input datasets.
+    code_url : str or None, default=None
+        Where the code lives.
+
+    Returns
+    -------
+    dict
+        ``Name``, ``BIDSVersion``, ``DatasetType`` ("derivative"), ``GeneratedBy`` and, when
+        given, ``SourceDatasets``, in that order.
+    """
+    generated_by = {"Name": "netregions", "Version": version}
+    if code_url is not None:
+        generated_by["CodeURL"] = code_url
+    description = {
+        "Name": name,
+        "BIDSVersion": BIDS_VERSION,
+        "DatasetType": "derivative",
+        "GeneratedBy": [generated_by],
+    }
+    if source_datasets:
+        description["SourceDatasets"] = [{"URL": str(url)} for url in source_datasets]
+    return description
+
+
+def write_json(path: str | os.PathLike, payload: Mapping) -> None:
+    """Write JSON atomically: indented, keys in the given order, newline at the end.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination; parent folders are created.
+    payload : mapping
+        JSON-serialisable content.
+
+    Raises
+    ------
+    ValueError
+        For NaN or infinite numbers, which are not valid JSON.
+    TypeError
+        For values JSON cannot represent.
+    """
+    text = json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

@@ -1,0 +1,55 @@
+"""Cross-key checks of the configuration and the typing of command-line strings."""
+
+import copy
+
+import pytest
+import yaml
+
+from netregions.config import check_config, check_participants, coerce_cli_strings, load_schema
+from netregions.exceptions import ConfigError
+
+from .workflow.conftest import REPO
+
+SCHEMA = load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml")
+DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def test_default_config_passes():
+    check_config(DEFAULT)
+
+
+def test_cli_strings_are_typed_only_where_the_schema_wants_another_type():
+    config = copy.deepcopy(DEFAULT)
+    config["decomposition"] = {"alpha": "2.5", "n_components": "3"}
+    config["figures"] = {"background": "null", "edge_threshold": "80%"}
+    config["data"]["fmriprep"] = {"subjects": ["01", "02"], "task": "rest"}
+    coerce_cli_strings(config, SCHEMA)
+    assert config["decomposition"] == {"alpha": 2.5, "n_components": 3}
+    assert config["figures"] == {"background": None, "edge_threshold": "80%"}
+    assert config["data"]["fmriprep"] == {"subjects": ["01", "02"], "task": "rest"}
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"figures": {"network": 8}}, "figures.network=8 but decomposition.n_components=8"),
+        ({"regions": {"thresholding_strategy": "percentile", "threshold": 101}}, "[0, 100]"),
+        ({"confounds": {"high_pass": 0.1, "low_pass": 0.08}}, "high_pass=0.1 Hz must be below"),
+        ({"confounds": {"strategy": "simple", "columns": ["csf"]}}, "only used with strategy"),
+        ({"mask": {"source": "fmriprep"}}, "needs data.source 'fmriprep'"),
+    ],
+)
+def test_cross_key_problems_name_the_keys(change, message):
+    config = copy.deepcopy(DEFAULT)
+    for section, values in change.items():
+        config[section].update(values)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace(".", r"\.")):
+        check_config(config)
+
+
+def test_group_comparison_needs_a_participants_table():
+    config = copy.deepcopy(DEFAULT)
+    config["group_comparison"]["column"] = "group"
+    check_participants(config, "data/synthetic/participants.tsv")
+    with pytest.raises(ConfigError, match="group_comparison.column='group' needs a participants"):
+        check_participants(config, None)
