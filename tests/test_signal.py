@@ -1,8 +1,12 @@
+import warnings
+
 import numpy as np
 import pytest
 from scipy import signal as sps
 
-from netregions.signal import clean, detrend, remove_confounds, standardize
+from netregions.signal import butterworth, clean, detrend, remove_confounds, standardize
+
+from .parity_helpers import needs_nilearn, run_nilearn
 
 
 def test_detrend_matches_scipy_and_keeps_input(rng):
@@ -108,3 +112,270 @@ def test_unstandardized_confounds_scaled_by_max(rng):
     # projection on the span does not depend on column scaling; no centring here
     q, _ = np.linalg.qr(confounds)
     np.testing.assert_allclose(a, signals - q @ (q.T @ signals), atol=1e-10)
+
+
+# --------------------------------------------------------------------------- today's algorithm
+
+
+def _clean_before_filtering(signals, detrend=False, standardize="zscore_sample", confounds=None,
+                            standardize_confounds=True):  # fmt: skip
+    """clean() as it was before censoring and filtering were added (verbatim logic)."""
+    from netregions.signal import detrend as _detrend
+    from netregions.signal import standardize as _standardize
+
+    dtype = signals.dtype if signals.dtype.kind == "f" else np.float32
+    out = np.array(signals, dtype=dtype, order="C")
+    if detrend:
+        _detrend(out, inplace=True)
+    if confounds is not None:
+        confounds = np.asarray(confounds, dtype=np.float64)
+        if detrend:
+            confounds = _detrend(confounds)
+        remove_confounds(out, confounds, standardize_confounds)
+    return _standardize(out, standardize, inplace=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [7, 600])  # 600: the reference's 10-block detrend
+def test_default_path_is_bit_identical_to_before(rng, dtype, n_features):
+    signals = (rng.standard_normal((45, n_features)) + np.linspace(0, 2, 45)[:, None]).astype(dtype)
+    confounds = rng.standard_normal((45, 4))
+    for kwargs in [
+        {},
+        {"detrend": True},
+        {"standardize": None},
+        {"confounds": confounds},
+        {"confounds": confounds, "detrend": True},
+        {"confounds": confounds, "standardize_confounds": False},
+        {"confounds": confounds, "detrend": True, "standardize_confounds": False,
+         "standardize": None},
+        {"confounds": confounds[:, 0]},
+    ]:  # fmt: skip
+        ours = clean(signals, **kwargs)
+        before = _clean_before_filtering(signals, **kwargs)
+        assert ours.dtype == before.dtype
+        np.testing.assert_array_equal(ours, before)
+
+
+# --------------------------------------------------------------------------- Butterworth
+
+
+def _butterworth_reference(x, t_r, high_pass, low_pass):
+    fs = 1.0 / t_r
+    if high_pass is not None and low_pass is not None:
+        sos = sps.butter(5, [high_pass, low_pass], btype="band", output="sos", fs=fs)
+    elif high_pass is not None:
+        sos = sps.butter(5, high_pass, btype="high", output="sos", fs=fs)
+    else:
+        sos = sps.butter(5, low_pass, btype="low", output="sos", fs=fs)
+    return np.column_stack([sps.sosfiltfilt(sos, col, padtype="odd") for col in x.T])
+
+
+@pytest.mark.parametrize("high_pass,low_pass", [(0.01, 0.1), (0.01, None), (None, 0.08)])
+def test_butterworth_matches_scipy_reference(rng, high_pass, low_pass):
+    x = rng.standard_normal((80, 3))
+    before = x.copy()
+    ours = butterworth(x, 2.0, high_pass=high_pass, low_pass=low_pass)
+    np.testing.assert_allclose(ours, _butterworth_reference(x, 2.0, high_pass, low_pass),
+                               rtol=1e-12, atol=1e-12)  # fmt: skip
+    np.testing.assert_array_equal(x, before)
+
+
+def test_butterworth_keeps_the_band_and_removes_the_rest():
+    t_r, n = 2.0, 400
+    t = np.arange(n) * t_r
+    slow, kept, fast = (np.sin(2 * np.pi * f * t) for f in (0.002, 0.05, 0.2))
+    out = butterworth((slow + kept + fast)[:, None], t_r, high_pass=0.01, low_pass=0.1)[:, 0]
+    middle = slice(100, -100)  # away from the edge effects of the padding
+    np.testing.assert_allclose(out[middle], kept[middle], atol=0.02)
+
+
+def test_butterworth_float32_1d_and_no_cutoff(rng):
+    x = rng.standard_normal(60).astype(np.float32)
+    out = butterworth(x, 1.5, high_pass=0.02)
+    assert out.dtype == np.float32 and out.shape == (60,)
+    expected = _butterworth_reference(x[:, None].astype(np.float64), 1.5, 0.02, None)[:, 0]
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    same = butterworth(x, 1.5)
+    np.testing.assert_array_equal(same, x)
+    assert same is not x
+
+
+def test_cutoff_at_nyquist_is_lowered_with_a_warning(rng):
+    x = rng.standard_normal((60, 2))
+    nyquist = 0.25  # t_r = 2 s
+    lowered = nyquist - nyquist * 10 * np.finfo(np.float32).eps
+    with pytest.warns(UserWarning, match="Nyquist"):
+        out = butterworth(x, 2.0, high_pass=0.01, low_pass=0.3)
+    np.testing.assert_allclose(out, _butterworth_reference(x, 2.0, 0.01, lowered), atol=1e-12)
+    with pytest.warns(UserWarning, match="low_pass=0.25 Hz is at or above"):
+        clean(x, t_r=2.0, low_pass=0.25)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"t_r": 2.0, "high_pass": 0.1, "low_pass": 0.1}, "high_pass .* must be below low_pass"),
+        ({"t_r": 2.0, "high_pass": 0.2, "low_pass": 0.1}, "high_pass .* must be below low_pass"),
+        ({"high_pass": 0.01}, "t_r .* got t_r=None"),
+        ({"low_pass": 0.1, "t_r": None}, "t_r"),
+        ({"t_r": 0.0, "high_pass": 0.01}, "t_r must be a positive"),
+        ({"t_r": 2.0, "high_pass": -0.01}, "high_pass must be a positive"),
+        ({"t_r": 2.0, "low_pass": 0.0}, "low_pass must be a positive"),
+        ({"t_r": 2.0, "high_pass": 0.3, "low_pass": 0.4}, "no band is left"),
+    ],
+)
+def test_filter_parameter_errors(rng, kwargs, match):
+    x = rng.standard_normal((60, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the Nyquist warning of the last case
+        with pytest.raises(ValueError, match=match):
+            clean(x, **kwargs)
+
+
+def test_too_short_series_for_the_filter(rng):
+    with pytest.raises(ValueError, match="series of 10 samples is too short"):
+        clean(rng.standard_normal((10, 2)), t_r=2.0, high_pass=0.01, low_pass=0.1)
+
+
+# --------------------------------------------------------------------------- censoring
+
+
+def _mask(n, censored):
+    keep = np.ones(n, dtype=bool)
+    keep[list(censored)] = False
+    return keep
+
+
+@pytest.mark.parametrize(
+    "sample_mask,match",
+    [
+        (np.ones(59, dtype=bool), r"sample_mask has shape \(59,\) but the signals have 60"),
+        (np.arange(60), "sample_mask must be a boolean array"),
+        (np.zeros(60, dtype=bool), "removes all 60 samples"),
+    ],
+)
+def test_sample_mask_errors(rng, sample_mask, match):
+    with pytest.raises(ValueError, match=match):
+        clean(rng.standard_normal((60, 2)), sample_mask=sample_mask)
+
+
+def test_confounds_of_wrong_length_with_a_mask(rng):
+    with pytest.raises(ValueError, match="confounds have 59 rows"):
+        clean(rng.standard_normal((60, 2)), confounds=rng.standard_normal((59, 1)),
+              sample_mask=np.ones(60, bool))  # fmt: skip
+
+
+def test_mask_without_filter_equals_cleaning_the_kept_rows(rng):
+    x = rng.standard_normal((50, 4)) + np.linspace(0, 1, 50)[:, None]
+    c = rng.standard_normal((50, 3))
+    keep = _mask(50, {0, 1, 17, 33, 49})
+    ours = clean(x, detrend=True, confounds=c, sample_mask=keep)
+    np.testing.assert_array_equal(ours, clean(x[keep], detrend=True, confounds=c[keep]))
+
+
+def test_censored_ends_are_dropped_not_extrapolated(rng):
+    x = rng.standard_normal((60, 3))
+    c = rng.standard_normal((60, 2))
+    options = {"detrend": True, "t_r": 2.0, "high_pass": 0.01, "low_pass": 0.1}
+    ours = clean(x, confounds=c, sample_mask=_mask(60, {0, 1, 58, 59}), **options)
+    np.testing.assert_array_equal(ours, clean(x[2:58], confounds=c[2:58], **options))
+    full = clean(x, confounds=c, sample_mask=np.ones(60, bool), **options)
+    np.testing.assert_array_equal(full, clean(x, confounds=c, **options))
+
+
+def _censor_filter_reference(x, c, keep, t_r, high_pass, low_pass):
+    """Boolean-correct censoring + filtering + regression, written with scipy only."""
+    from scipy.interpolate import CubicSpline
+
+    times = np.arange(len(keep)) * t_r
+    first, last = np.flatnonzero(keep)[[0, -1]]
+    filled = []
+    for series in (x, c):
+        spline = CubicSpline(times[keep], series[keep], axis=0)
+        series = np.where(keep[:, None], series, spline(times))[first : last + 1]
+        series = sps.detrend(series, axis=0)
+        filled.append(_butterworth_reference(series, t_r, high_pass, low_pass))
+    inner = keep[first : last + 1]
+    xs, cs = filled[0][inner], filled[1][inner]
+    cs = (cs - cs.mean(0)) / cs.std(0, ddof=1)
+    q, _ = np.linalg.qr(cs)
+    out = xs - q @ (q.T @ xs)
+    return (out - out.mean(0)) / out.std(0, ddof=1)
+
+
+def test_censoring_with_filter_interpolates_by_boolean_mask(rng):
+    # {5, 54}: the reference's index bug leaves these spikes unfilled; ours are filled
+    x = rng.standard_normal((60, 4)) + np.linspace(0, 2, 60)[:, None]
+    x[[5, 54]] += 25.0  # spikes on the censored volumes must not leak into kept ones
+    c = rng.standard_normal((60, 3))
+    keep = _mask(60, {5, 54})
+    ours = clean(x, detrend=True, confounds=c, sample_mask=keep, t_r=2.0, high_pass=0.01,
+                 low_pass=0.1)  # fmt: skip
+    expected = _censor_filter_reference(x, c, keep, 2.0, 0.01, 0.1)
+    assert ours.shape == (58, 4)
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-9)
+
+
+NILEARN_CLEAN = """
+import numpy as np
+from nilearn.signal import clean
+x = np.load("x.npy"); c = np.load("c.npy")
+for name in ("a", "b", "bug"):
+    index = np.flatnonzero(np.load(f"keep_{name}.npy"))
+    np.save(f"out_filter_{name}.npy", clean(
+        x, detrend=True, standardize="zscore_sample", confounds=c, sample_mask=index,
+        t_r=2.0, high_pass=0.01, low_pass=0.1))
+    np.save(f"out_plain_{name}.npy", clean(
+        x, detrend=True, standardize="zscore_sample", confounds=c, sample_mask=index))
+    np.save(f"out_nodetrend_{name}.npy", clean(
+        x, detrend=False, standardize=False, confounds=c, sample_mask=index,
+        standardize_confounds=False))
+"""
+MASKS = {"a": {0, 1, 30}, "b": {7, 8, 40}, "bug": {5, 54}}
+
+
+@pytest.fixture(scope="module")
+def nilearn_clean(tmp_path_factory):
+    rng = np.random.default_rng(20261125)
+    x = rng.standard_normal((60, 5)) + np.linspace(0, 3, 60)[:, None]
+    x[[5, 54]] += 25.0
+    c = rng.standard_normal((60, 3)) + np.linspace(0, 1, 60)[:, None]
+    arrays = {"x": x, "c": c} | {f"keep_{k}": _mask(60, v) for k, v in MASKS.items()}
+    out = run_nilearn(tmp_path_factory.mktemp("clean"), NILEARN_CLEAN, arrays)
+    return x, c, out
+
+
+@needs_nilearn
+@pytest.mark.parity
+@pytest.mark.parametrize("name", ["a", "b"])
+def test_censoring_with_filter_matches_nilearn(nilearn_clean, name):
+    x, c, out = nilearn_clean
+    ours = clean(x, detrend=True, confounds=c, sample_mask=_mask(60, MASKS[name]), t_r=2.0,
+                 high_pass=0.01, low_pass=0.1)  # fmt: skip
+    np.testing.assert_allclose(ours, out[f"filter_{name}"], rtol=1e-9, atol=1e-9)
+
+
+@needs_nilearn
+@pytest.mark.parity
+def test_nilearn_differs_only_where_its_mask_indexing_is_wrong(nilearn_clean):
+    x, c, out = nilearn_clean
+    keep = _mask(60, MASKS["bug"])
+    ours = clean(x, detrend=True, confounds=c, sample_mask=keep, t_r=2.0, high_pass=0.01,
+                 low_pass=0.1)  # fmt: skip
+    assert ours.shape == out["filter_bug"].shape
+    assert np.abs(ours - out["filter_bug"]).max() > 0.1
+    np.testing.assert_allclose(ours, _censor_filter_reference(x, c, keep, 2.0, 0.01, 0.1),
+                               rtol=1e-9, atol=1e-9)  # fmt: skip
+
+
+@needs_nilearn
+@pytest.mark.parity
+@pytest.mark.parametrize("name", ["a", "b", "bug"])
+def test_censoring_without_filter_matches_nilearn(nilearn_clean, name):
+    x, c, out = nilearn_clean
+    keep = _mask(60, MASKS[name])
+    ours = clean(x, detrend=True, confounds=c, sample_mask=keep)
+    np.testing.assert_allclose(ours, out[f"plain_{name}"], rtol=1e-10, atol=1e-12)
+    ours = clean(x, standardize=None, confounds=c, sample_mask=keep, standardize_confounds=False)
+    np.testing.assert_allclose(ours, out[f"nodetrend_{name}"], rtol=1e-10, atol=1e-12)

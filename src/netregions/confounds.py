@@ -1,0 +1,678 @@
+"""fMRIPrep confounds -> the design of one run: confound columns, kept volumes, motion summary.
+
+A run's ``*_desc-confounds_timeseries.tsv`` (and its ``.json``) is read once into a
+:class:`ConfoundsTable`; a denoising strategy turns it into a :class:`Design`: the confound
+matrix over all volumes, the boolean mask of the volumes to keep (dummy volumes and
+motion-censored volumes removed) and the framewise displacement. The strategies are
+
+``columns``
+    The listed columns as they are (the workflow's historical behaviour).
+``simple``, ``scrubbing``, ``compcor``
+    The reference's denoising presets of the same names.
+
+The facts behind each rule (column groups, expansions, scrub rule, demeaning) are written in
+docs/methods/denoising.md; comments below cite its sections.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from netregions.exceptions import InputDataError
+from netregions.naming import MISSING_VALUES
+
+__all__ = [
+    "STRATEGIES",
+    "ConfoundsTable",
+    "Design",
+    "build_design",
+    "censoring_mask",
+    "dummy_volumes",
+    "framewise_displacement",
+    "read_confounds_table",
+]
+
+#: Motion parameters in fMRIPrep's names: translations (mm), then rotations (radians).
+MOTION_COLUMNS = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
+#: Mean signals in the white matter and the CSF.
+WM_CSF_COLUMNS = ("csf", "white_matter")
+#: The expansions of a base column that "full" adds (the derivative, the square, both).
+FULL_EXPANSIONS = ("derivative1", "power2", "derivative1_power2")
+#: Substring of the one-hot columns that flag non-steady-state (dummy) volumes.
+DUMMY_SUBSTRING = "non_steady_state_outlier"
+#: Substring of the discrete-cosine high-pass columns.
+COSINE_SUBSTRING = "cosine"
+#: Minimal length of a kept segment between censored volumes (the reference's default).
+SCRUB_SEGMENT = 5
+#: The ``scrubbing`` preset's thresholds: FD in mm, standardised DVARS.
+SCRUBBING_FD_THRESHOLD = 0.5
+SCRUBBING_STD_DVARS_THRESHOLD = 1.5
+
+_ACOMPCOR = re.compile(r"a_comp_cor_(\d+)")
+
+
+@dataclass(frozen=True, eq=False)
+class ConfoundsTable:
+    """One run's fMRIPrep confounds file, as read.
+
+    Attributes
+    ----------
+    names : list of str
+        Column names, in file order.
+    values : ndarray, shape (n_volumes, n_columns)
+        float64; NaN where the file says ``n/a`` (or the cell is empty).
+    metadata : dict
+        The ``.json`` next to the ``.tsv`` (CompCor ``Mask`` etc.); ``{}`` if there is none.
+    path : str
+        The ``.tsv`` file.
+    """
+
+    names: list[str]
+    values: np.ndarray
+    metadata: dict
+    path: str
+
+    def column(self, name: str) -> np.ndarray:
+        """Values of one column, shape (n_volumes,); KeyError if absent."""
+        if name not in self.names:
+            raise KeyError(f"no column {name!r} in {self.path}")
+        return self.values[:, self.names.index(name)]
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """What the time-series step needs for one run.
+
+    Attributes
+    ----------
+    confounds : ndarray, shape (n_volumes, n_confounds), or None
+        float64, over all volumes (rows of dropped volumes included); None when no column
+        is used.
+    names : list of str
+        The confound columns, in the order of ``confounds``.
+    sample_mask : ndarray of bool, shape (n_volumes,)
+        True = kept.
+    n_dummy : int
+        Number of non-steady-state volumes dropped.
+    censored : ndarray of bool, shape (n_volumes,)
+        True = censored for motion (dummy volumes are not counted here), so that
+        ``n_dummy + censored.sum() + sample_mask.sum() == n_volumes``.
+    fd : ndarray, shape (n_volumes,)
+        Framewise displacement in mm for QC, 0 at volume 0: the file's
+        ``framewise_displacement`` column (n/a -> 0), else computed from the six motion
+        columns, else all NaN (unknown).
+    strategy : str
+    """
+
+    confounds: np.ndarray | None
+    names: list[str]
+    sample_mask: np.ndarray
+    n_dummy: int
+    censored: np.ndarray
+    fd: np.ndarray
+    strategy: str
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _where(run: str | None) -> str:
+    return f"{run}: " if run else ""
+
+
+def _parse_cell(token: str) -> float:
+    token = token.strip()
+    if token.lower() in MISSING_VALUES:
+        return np.nan
+    value = float(token)
+    if not np.isfinite(value):
+        raise ValueError(f"non-finite value {token!r}")
+    return value
+
+
+def _read_metadata(tsv: Path, run: str | None) -> dict:
+    sidecar = tsv.with_suffix(".json")
+    if not sidecar.exists():
+        return {}
+    try:
+        metadata = json.loads(sidecar.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{_where(run)}invalid JSON in {sidecar}: {exc}") from exc
+    if not isinstance(metadata, dict):
+        raise InputDataError(f"{_where(run)}{sidecar} must hold a JSON object")
+    return metadata
+
+
+def _parse_rows(rows: list[list[str]], names: list[str], where: str, path: Path) -> np.ndarray:
+    values = np.empty((len(rows), len(names)))
+    for i, row in enumerate(rows):
+        for j, token in enumerate(row):
+            try:
+                values[i, j] = _parse_cell(token)
+            except ValueError:
+                raise InputDataError(
+                    f"{where}non-numeric confound value {token!r} in column {names[j]!r}, "
+                    f"line {i + 2} of {path}"
+                ) from None
+    return values
+
+
+def read_confounds_table(
+    path: Path | str, n_volumes: int | None = None, run: str | None = None
+) -> ConfoundsTable:
+    """Read an fMRIPrep confounds TSV (header line, one row per volume) and its JSON.
+
+    Parameters
+    ----------
+    path : path-like
+        ``*_desc-confounds_timeseries.tsv``; the sidecar is the same path with ``.json``.
+    n_volumes : int, optional
+        Expected number of rows (volumes of the matching BOLD run).
+    run : str, optional
+        Run label used in messages (e.g. ``"sub-01_task-rest_run-1"``).
+
+    Returns
+    -------
+    ConfoundsTable
+        ``values`` has shape (n_volumes, n_columns), NaN for ``n/a``, ``nan`` or empty cells.
+
+    Raises
+    ------
+    InputDataError
+        Missing or empty file, a row with a different number of cells than the header,
+        repeated column names, a non-numeric or infinite cell, invalid JSON, or a row count
+        that differs from ``n_volumes``.
+    """
+    path = Path(path)
+    where = _where(run)
+    if not path.is_file():
+        raise InputDataError(f"{where}confounds file not found: {path}")
+    lines = [line.rstrip("\r\n") for line in path.read_text().splitlines()]
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        raise InputDataError(f"{where}confounds file is empty: {path}")
+    names = [name.strip() for name in lines[0].split("\t")]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputDataError(f"{where}repeated column name(s) {repeated} in {path}")
+    rows = [line.split("\t") for line in lines[1:]]
+    for i, row in enumerate(rows, start=2):
+        if len(row) != len(names):
+            raise InputDataError(
+                f"{where}line {i} of {path} has {len(row)} cells, the header has {len(names)}"
+            )
+    if n_volumes is not None and len(rows) != n_volumes:
+        raise InputDataError(
+            f"{where}confounds have {len(rows)} rows but the BOLD run has {n_volumes} "
+            f"volumes ({path})"
+        )
+    values = _parse_rows(rows, names, where, path)
+    return ConfoundsTable(names, values, _read_metadata(path, run), str(path))
+
+
+# --------------------------------------------------------------------------- motion, censoring
+
+
+def framewise_displacement(motion: np.ndarray, radius: float = 50.0) -> np.ndarray:
+    """Framewise displacement (Power et al. 2012) from the six rigid-body parameters.
+
+    Parameters
+    ----------
+    motion : ndarray, shape (n_volumes, 6)
+        ``trans_x, trans_y, trans_z`` in mm, then ``rot_x, rot_y, rot_z`` in radians.
+    radius : float, default=50.0
+        Head radius in mm that turns rotations into arc lengths.
+
+    Returns
+    -------
+    ndarray, shape (n_volumes,)
+        FD in mm; ``FD[0] = 0`` (fMRIPrep writes ``n/a`` there: there is no previous volume).
+
+    Raises
+    ------
+    ValueError
+        ``motion`` not of shape (n_volumes, 6), or a non-positive radius.
+
+    Notes
+    -----
+    ``FD_t = sum_i |Δtrans_i| + radius * sum_i |Δrot_i|`` with ``Δ`` the change from volume
+    ``t - 1`` to ``t`` (docs/methods/denoising.md, "Framewise displacement").
+    """
+    motion = np.asarray(motion, dtype=np.float64)
+    if motion.ndim != 2 or motion.shape[1] != 6:
+        raise ValueError(f"motion must have shape (n_volumes, 6), got {motion.shape}")
+    if not radius > 0:
+        raise ValueError(f"radius must be a positive length in mm, got {radius}")
+    fd = np.zeros(motion.shape[0])
+    steps = np.abs(np.diff(motion, axis=0))
+    fd[1:] = steps[:, :3].sum(axis=1) + radius * steps[:, 3:].sum(axis=1)
+    return fd
+
+
+def dummy_volumes(table: ConfoundsTable) -> np.ndarray:
+    """Non-steady-state (dummy) volumes flagged by the file's one-hot columns.
+
+    Parameters
+    ----------
+    table : ConfoundsTable
+
+    Returns
+    -------
+    ndarray of bool, shape (n_volumes,)
+        True where any column whose name contains ``non_steady_state_outlier`` is non-zero;
+        all False when there is no such column.
+    """
+    columns = [j for j, name in enumerate(table.names) if DUMMY_SUBSTRING in name]
+    if not columns:
+        return np.zeros(table.values.shape[0], dtype=bool)
+    return np.nansum(np.abs(table.values[:, columns]), axis=1) != 0
+
+
+def _outliers(values: np.ndarray | None, threshold: float | None, name: str, n: int) -> np.ndarray:
+    if threshold is None:
+        return np.zeros(n, dtype=bool)
+    if values is None:
+        raise ValueError(f"{name}_threshold={threshold} is given but {name} is None")
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (n,):
+        raise ValueError(f"{name} has shape {values.shape}, expected ({n},)")
+    with np.errstate(invalid="ignore"):
+        return values > threshold  # NaN compares False: never flags
+
+
+def _remove_short_segments(outliers: np.ndarray, scrub: int) -> np.ndarray:
+    """Also flag every run of kept volumes shorter than ``scrub`` (ends included)."""
+    flagged = outliers.copy()
+    index = np.flatnonzero(outliers)
+    if scrub <= 0 or index.size == 0:
+        return flagged
+    n = outliers.size
+    if index[0] < scrub:
+        flagged[: index[0]] = True
+    if n - 1 - index[-1] < scrub:
+        flagged[index[-1] :] = True
+    for start, stop in zip(index[:-1], index[1:], strict=True):
+        if 1 < stop - start <= scrub:
+            flagged[start + 1 : stop] = True
+    return flagged
+
+
+def censoring_mask(
+    fd: np.ndarray | None,
+    std_dvars: np.ndarray | None,
+    fd_threshold: float | None,
+    std_dvars_threshold: float | None,
+    scrub: int = SCRUB_SEGMENT,
+    dummy: np.ndarray | None = None,
+) -> np.ndarray:
+    """Volumes to keep after motion censoring and dummy-volume removal.
+
+    Parameters
+    ----------
+    fd : ndarray, shape (n_volumes,), or None
+        Framewise displacement (mm); may be None when ``fd_threshold`` is None.
+    std_dvars : ndarray, shape (n_volumes,), or None
+        Standardised DVARS; may be None when ``std_dvars_threshold`` is None.
+    fd_threshold, std_dvars_threshold : float or None
+        A volume is an outlier if its value is strictly above the threshold; NaN never
+        flags; None = that criterion is not used.
+    scrub : int, default=5
+        Kept segments shorter than this are censored too; 0 turns the rule off.
+    dummy : ndarray of bool, shape (n_volumes,), optional
+        Non-steady-state volumes: removed after (and independently of) the segment rule.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_volumes,)
+        True = kept.
+
+    Raises
+    ------
+    ValueError
+        Arrays of different lengths, a threshold without its values, or a negative ``scrub``.
+
+    Notes
+    -----
+    The segment rule (docs/methods/denoising.md, "Censoring"): when any volume is an outlier,
+    the volumes before the first outlier are censored if they are fewer than ``scrub``, the
+    volumes from the last outlier to the end if fewer than ``scrub`` follow it, and every run
+    of 1 to ``scrub - 1`` kept volumes between two outliers. Neighbours of outliers are not
+    otherwise expanded.
+    """
+    if scrub < 0:
+        raise ValueError(f"scrub must be >= 0 volumes, got {scrub}")
+    n = next((np.shape(a)[0] for a in (fd, std_dvars, dummy) if a is not None), None)
+    if n is None:
+        raise ValueError("censoring_mask needs fd, std_dvars or dummy to know the run length")
+    outliers = _outliers(fd, fd_threshold, "fd", n) | _outliers(
+        std_dvars, std_dvars_threshold, "std_dvars", n
+    )
+    keep = ~_remove_short_segments(outliers, scrub)
+    if dummy is not None:
+        dummy = np.asarray(dummy, dtype=bool)
+        if dummy.shape != (n,):
+            raise ValueError(f"dummy has shape {dummy.shape}, expected ({n},)")
+        keep &= ~dummy
+    return keep
+
+
+# --------------------------------------------------------------------------- designs
+
+
+def _expand(bases: Sequence[str], full: bool) -> list[str]:
+    names = list(bases)
+    if full:
+        names += [f"{base}_{suffix}" for base in bases for suffix in FULL_EXPANSIONS]
+    return names
+
+
+def _require(table: ConfoundsTable, names: Sequence[str], what: str, run: str | None) -> list[str]:
+    missing = [name for name in names if name not in table.names]
+    if missing:
+        raise InputDataError(
+            f"{_where(run)}{what} needs column(s) {missing}, missing from {table.path}"
+        )
+    return list(names)
+
+
+def _combined_acompcor(table: ConfoundsTable, run: str | None) -> list[str]:
+    """``a_comp_cor_XX`` columns whose JSON ``Mask`` is "combined" (all of them)."""
+    if not table.metadata:
+        raise InputDataError(
+            f"{_where(run)}strategy 'compcor' needs the JSON sidecar of {table.path} "
+            "(its CompCor 'Mask' entries); none found"
+        )
+    selected = [
+        key
+        for key, entry in table.metadata.items()
+        if _ACOMPCOR.fullmatch(key) and isinstance(entry, dict) and entry.get("Mask") == "combined"
+    ]
+    if not selected:
+        raise InputDataError(
+            f"{_where(run)}strategy 'compcor': no a_comp_cor component with Mask 'combined' "
+            f"in the JSON sidecar of {table.path}"
+        )
+    return selected
+
+
+def _motion_fd(table: ConfoundsTable) -> np.ndarray:
+    """FD for QC: the file's column (n/a -> 0), else from the motion columns, else NaN."""
+    if "framewise_displacement" in table.names:
+        return np.nan_to_num(table.column("framewise_displacement"), nan=0.0)
+    if all(name in table.names for name in MOTION_COLUMNS):
+        motion = np.column_stack([table.column(name) for name in MOTION_COLUMNS])
+        return framewise_displacement(np.nan_to_num(motion, nan=0.0))
+    return np.full(table.values.shape[0], np.nan)
+
+
+def _motion_outliers(
+    table: ConfoundsTable,
+    fd_threshold: float | None,
+    std_dvars_threshold: float | None,
+    strategy: str,
+    run: str | None,
+) -> np.ndarray:
+    """Volumes flagged for motion (segment rule applied; dummy volumes play no part)."""
+    what = f"strategy {strategy!r} with motion censoring"
+    fd = dvars = None
+    if fd_threshold is not None:
+        fd = table.column(_require(table, ["framewise_displacement"], what, run)[0])
+    if std_dvars_threshold is not None:
+        dvars = table.column(_require(table, ["std_dvars"], what, run)[0])
+    if fd is None and dvars is None:
+        return np.zeros(table.values.shape[0], dtype=bool)
+    return ~censoring_mask(fd, dvars, fd_threshold, std_dvars_threshold, SCRUB_SEGMENT)
+
+
+def _volume_masks(
+    table: ConfoundsTable,
+    fd_threshold: float | None,
+    std_dvars_threshold: float | None,
+    strategy: str,
+    run: str | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dummy, censored, keep) masks; InputDataError when no volume is left."""
+    dummy = dummy_volumes(table)
+    censored = _motion_outliers(table, fd_threshold, std_dvars_threshold, strategy, run)
+    censored &= ~dummy
+    keep = ~(dummy | censored)
+    if not keep.any():
+        raise InputDataError(
+            f"{_where(run)}strategy {strategy!r} removes all {keep.size} volumes "
+            f"({int(dummy.sum())} dummy, {int(censored.sum())} censored for motion) "
+            f"of {table.path}"
+        )
+    return dummy, censored, keep
+
+
+def _columns_as_given(
+    table: ConfoundsTable, columns: Sequence[str] | None, run: str | None
+) -> list[str]:
+    if columns is None:
+        return [name for name in table.names if DUMMY_SUBSTRING not in name]
+    unknown = [name for name in columns if name not in table.names]
+    if unknown:
+        raise InputDataError(
+            f"{_where(run)}unknown confound column(s) {unknown} in {table.path}; "
+            f"available: {table.names}"
+        )
+    return [name for name in columns if DUMMY_SUBSTRING not in name]
+
+
+def _fill_missing_with_zero(
+    table: ConfoundsTable, names: list[str], values: np.ndarray, run: str | None
+) -> None:
+    missing = np.isnan(values)
+    if not missing.any():
+        return
+    empty = [name for name, m in zip(names, missing.all(axis=0), strict=True) if m]
+    if empty:
+        raise InputDataError(
+            f"{_where(run)}confound column(s) {empty} are entirely n/a in {table.path}"
+        )
+    partial = [name for name, m in zip(names, missing.any(axis=0), strict=True) if m]
+    warnings.warn(
+        f"{_where(run)}missing values in confound column(s) {partial} of {table.path} "
+        "replaced by 0",
+        stacklevel=4,
+    )
+    values[missing] = 0.0
+
+
+def _columns_design(
+    table: ConfoundsTable,
+    *,
+    columns: Sequence[str] | None = None,
+    fd_threshold: float | None = None,
+    std_dvars_threshold: float | None = None,
+    run: str | None = None,
+) -> Design:
+    """Strategy ``columns``: the listed columns as they are, n/a -> 0."""
+    names = _columns_as_given(table, columns, run)
+    dummy, censored, keep = _volume_masks(table, fd_threshold, std_dvars_threshold, "columns", run)
+    confounds = None
+    if names:
+        confounds = np.column_stack([table.column(name) for name in names])
+        _fill_missing_with_zero(table, names, confounds, run)
+    fd = _motion_fd(table)
+    return Design(confounds, names, keep, int(dummy.sum()), censored, fd, "columns")
+
+
+@dataclass(frozen=True)
+class _Preset:
+    """Column groups and censoring thresholds of one of the reference's presets."""
+
+    name: str
+    wm_csf: str | None  # None, "basic" (2 columns) or "full" (8 columns)
+    compcor: bool
+    fd_threshold: float | None = None
+    std_dvars_threshold: float | None = None
+
+
+def _preset_columns(table: ConfoundsTable, preset: _Preset, run: str | None) -> list[str]:
+    """The preset's columns, sorted alphabetically (docs/methods/denoising.md, "Presets")."""
+    what = f"strategy {preset.name!r}"
+    names = [name for name in table.names if COSINE_SUBSTRING in name]
+    if preset.compcor and not names:
+        raise InputDataError(
+            f"{_where(run)}strategy 'compcor' needs the cosine high-pass columns "
+            f"(CompCor is computed on high-passed data); none in {table.path}"
+        )
+    names += _require(table, _expand(MOTION_COLUMNS, full=True), what, run)
+    if preset.wm_csf is not None:
+        names += _require(table, _expand(WM_CSF_COLUMNS, preset.wm_csf == "full"), what, run)
+    if preset.compcor:
+        names += _require(table, _combined_acompcor(table, run), what, run)
+    return sorted(set(names))
+
+
+def _fill_first_row(
+    table: ConfoundsTable, names: list[str], values: np.ndarray, run: str | None
+) -> None:
+    """Row-0 n/a (derivative columns) takes the row-1 value; other n/a is an error."""
+    if values.shape[0] > 1:
+        first = np.isnan(values[0])
+        values[0, first] = values[1, first]
+    bad = [name for name, m in zip(names, np.isnan(values).any(axis=0), strict=True) if m]
+    if bad:
+        raise InputDataError(
+            f"{_where(run)}confound column(s) {bad} of {table.path} have missing values "
+            "beyond the first row"
+        )
+
+
+def _preset_design(
+    table: ConfoundsTable,
+    preset: _Preset,
+    columns: Sequence[str] | None,
+    fd_threshold: float | None,
+    std_dvars_threshold: float | None,
+    run: str | None,
+) -> Design:
+    if columns is not None:
+        raise ValueError(
+            f"columns={list(columns)} applies only to strategy 'columns', not {preset.name!r}"
+        )
+    # None keeps the preset's value, as in the reference
+    fd_threshold = preset.fd_threshold if fd_threshold is None else fd_threshold
+    if std_dvars_threshold is None:
+        std_dvars_threshold = preset.std_dvars_threshold
+    names = _preset_columns(table, preset, run)
+    dummy, censored, keep = _volume_masks(
+        table, fd_threshold, std_dvars_threshold, preset.name, run
+    )
+    confounds = np.column_stack([table.column(name) for name in names])
+    _fill_first_row(table, names, confounds, run)
+    confounds -= confounds[keep].mean(axis=0)
+    fd = _motion_fd(table)
+    return Design(confounds, names, keep, int(dummy.sum()), censored, fd, preset.name)
+
+
+def _preset_builder(preset: _Preset) -> Callable[..., Design]:
+    def build(
+        table: ConfoundsTable,
+        *,
+        columns: Sequence[str] | None = None,
+        fd_threshold: float | None = None,
+        std_dvars_threshold: float | None = None,
+        run: str | None = None,
+    ) -> Design:
+        return _preset_design(table, preset, columns, fd_threshold, std_dvars_threshold, run)
+
+    build.__name__ = build.__qualname__ = f"_{preset.name}_design"
+    build.__doc__ = f"Strategy ``{preset.name}``: the reference's preset of that name."
+    return build
+
+
+_SIMPLE = _Preset("simple", wm_csf="basic", compcor=False)
+_SCRUBBING = _Preset(
+    "scrubbing",
+    wm_csf="full",
+    compcor=False,
+    fd_threshold=SCRUBBING_FD_THRESHOLD,
+    std_dvars_threshold=SCRUBBING_STD_DVARS_THRESHOLD,
+)
+_COMPCOR = _Preset("compcor", wm_csf=None, compcor=True)
+
+#: Strategy name -> builder
+#: ``(table, *, columns, fd_threshold, std_dvars_threshold, run) -> Design``.
+STRATEGIES: dict[str, Callable[..., Design]] = {
+    "columns": _columns_design,
+    "simple": _preset_builder(_SIMPLE),
+    "scrubbing": _preset_builder(_SCRUBBING),
+    "compcor": _preset_builder(_COMPCOR),
+}
+
+
+def build_design(
+    table: ConfoundsTable,
+    strategy: str,
+    *,
+    columns: Sequence[str] | None = None,
+    fd_threshold: float | None = None,
+    std_dvars_threshold: float | None = None,
+    run: str | None = None,
+) -> Design:
+    """Confounds, kept volumes and motion summary of one run under a denoising strategy.
+
+    Parameters
+    ----------
+    table : ConfoundsTable
+        From :func:`read_confounds_table`.
+    strategy : {"columns", "simple", "scrubbing", "compcor"}
+        ``columns``: the listed columns as they are (n/a -> 0 with a warning, no expansion,
+        no demeaning). The others are the reference's presets of those names: the cosine
+        high-pass columns and the 24 motion parameters, plus ``csf`` and ``white_matter``
+        (simple), those two with their 6 expansions (scrubbing), or every anatomical
+        CompCor component of the combined mask (compcor); columns sorted alphabetically,
+        row-0 n/a replaced by the row-1 value, demeaned over the kept volumes.
+    columns : sequence of str, optional
+        Strategy ``columns`` only: the columns to use (None = every column but the
+        non-steady-state flags).
+    fd_threshold : float, optional
+        Censor volumes whose ``framewise_displacement`` exceeds this (mm). Overrides the
+        preset's value (0.5 for scrubbing); with ``columns``, ``simple`` or ``compcor`` it
+        turns censoring on.
+    std_dvars_threshold : float, optional
+        The same for ``std_dvars`` (1.5 for scrubbing). None keeps a preset's value, as in
+        the reference; ``np.inf`` turns the criterion off.
+    run : str, optional
+        Run label for messages (e.g. ``"sub-01_task-rest_run-1"``).
+
+    Returns
+    -------
+    Design
+        Dummy volumes (non-steady-state flags) are always dropped and their flag columns are
+        never confounds; censoring applies the segment rule with segments of at least 5
+        volumes.
+
+    Raises
+    ------
+    ValueError
+        Unknown strategy, or ``columns`` with a preset.
+    InputDataError
+        Unknown or missing columns (named, with the run and file), a partially present
+        expansion, CompCor without its JSON ``Mask`` entries or without cosine columns,
+        missing values the strategy cannot handle, or every volume removed.
+
+    Notes
+    -----
+    The reference ignores thresholds given to its ``simple`` and ``compcor`` presets (with
+    a warning); here they censor, as the keyword says (docs/methods/denoising.md, "Presets").
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown denoising strategy {strategy!r}; known: {sorted(STRATEGIES)}")
+    return STRATEGIES[strategy](
+        table,
+        columns=columns,
+        fd_threshold=fd_threshold,
+        std_dvars_threshold=std_dvars_threshold,
+        run=run,
+    )
