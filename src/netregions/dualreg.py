@@ -1,0 +1,185 @@
+"""Dual regression: subject-specific time courses and maps from group maps, one run at a time.
+
+Stage 1 regresses every volume on the group maps (a spatial regression) to get one time course
+per network; stage 2 regresses every voxel's series on those time courses (a temporal
+regression) to get the subject's own maps. The demeaning and normalisation follow FSL's
+``dual_regression`` (``fsl_glm --demean``, optionally ``--des_norm`` in stage 2). Arrays in,
+arrays out, float64.
+
+See docs/methods/stability.md, "Dual regression", for the formulas and the choices made here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["DES_NORM_DDOF", "dual_regression", "stage1", "stage2"]
+
+#: Delta degrees of freedom of the standard deviation used by ``des_norm`` (sample SD).
+DES_NORM_DDOF = 1
+
+
+def dual_regression(
+    data: np.ndarray, group_maps: np.ndarray, *, des_norm: bool = True, demean: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both stages of dual regression for one run.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_volumes, n_voxels)
+        In-mask series of one run.
+    group_maps : ndarray, shape (n_components, n_voxels)
+        Group-level spatial maps on the same voxels.
+    des_norm : bool, default=True
+        Scale each stage-1 time course to unit standard deviation before stage 2, so that the
+        stage-2 maps carry the network's amplitude (see :func:`stage2`).
+    demean : bool, default=True
+        Demean maps and volumes over voxels in stage 1, time courses and voxel series over time
+        in stage 2.
+
+    Returns
+    -------
+    timecourses : ndarray, shape (n_volumes, n_components), float64
+        Stage-1 time courses (not normalised).
+    maps : ndarray, shape (n_components, n_voxels), float64
+        Stage-2 subject maps (regression coefficients).
+
+    Raises
+    ------
+    ValueError
+        If the shapes disagree, an input is not finite, the demeaned group maps or the time
+        courses are linearly dependent, or (with ``des_norm``) a time course is constant.
+    """
+    timecourses = stage1(data, group_maps, demean=demean)
+    maps = stage2(data, timecourses, des_norm=des_norm, demean=demean)
+    return timecourses, maps
+
+
+def stage1(data: np.ndarray, group_maps: np.ndarray, *, demean: bool = True) -> np.ndarray:
+    """Spatial regression of every volume on the group maps.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_volumes, n_voxels)
+        In-mask series of one run.
+    group_maps : ndarray, shape (n_components, n_voxels)
+        Group-level spatial maps on the same voxels.
+    demean : bool, default=True
+        Remove each map's and each volume's mean over voxels before the regression.
+
+    Returns
+    -------
+    ndarray, shape (n_volumes, n_components), float64
+        Least-squares coefficients ``A`` minimising ``||Y - A G||`` (demeaned ``Y`` and ``G``).
+
+    Raises
+    ------
+    ValueError
+        If the shapes disagree, an input is not finite, or the (demeaned) maps are linearly
+        dependent (this includes ``n_voxels <= n_components`` after demeaning).
+
+    Notes
+    -----
+    The maps are demeaned but not variance-normalised, so each time course is in the units of
+    the data per unit of map value.
+    """
+    y = _as_float64_2d(data, "data")
+    g = _as_float64_2d(group_maps, "group_maps")
+    if g.shape[1] != y.shape[1]:
+        raise ValueError(
+            f"stage1: group_maps have {g.shape[1]} voxels but data has {y.shape[1]} "
+            "(expected data (n_volumes, n_voxels) and group_maps (n_components, n_voxels))"
+        )
+    if demean:
+        g = g - g.mean(axis=1, keepdims=True)
+        y = y - y.mean(axis=1, keepdims=True)
+    coef = _least_squares(g.T, y.T, "stage1: the group maps (after demeaning over voxels)")
+    return coef.T
+
+
+def stage2(
+    data: np.ndarray, timecourses: np.ndarray, *, des_norm: bool = True, demean: bool = True
+) -> np.ndarray:
+    """Temporal regression of every voxel's series on the time courses.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_volumes, n_voxels)
+        In-mask series of one run.
+    timecourses : ndarray, shape (n_volumes, n_components)
+        Regressors, normally the output of :func:`stage1`.
+    des_norm : bool, default=True
+        Divide each (demeaned) time course by its standard deviation with
+        ``ddof=DES_NORM_DDOF`` (1) before the regression.
+    demean : bool, default=True
+        Remove each time course's and each voxel's mean over time before the regression.
+
+    Returns
+    -------
+    ndarray, shape (n_components, n_voxels), float64
+        Least-squares coefficients ``M`` minimising ``||Y - T M||`` (demeaned and normalised
+        as requested).
+
+    Raises
+    ------
+    ValueError
+        If the shapes disagree, an input is not finite, a time course is constant while
+        ``des_norm`` is set, or the time courses are linearly dependent (this includes
+        ``n_volumes <= n_components`` after demeaning).
+
+    Notes
+    -----
+    With ``des_norm`` a map is the network's amplitude (SD of its time course) times its shape;
+    without it the amplitude stays in the time course and the map is the shape alone
+    (docs/methods/stability.md, "Dual regression").
+    """
+    y = _as_float64_2d(data, "data")
+    t = _as_float64_2d(timecourses, "timecourses")
+    if t.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"stage2: timecourses have {t.shape[0]} volumes but data has {y.shape[0]} "
+            "(expected data (n_volumes, n_voxels) and timecourses (n_volumes, n_components))"
+        )
+    if demean:
+        t = t - t.mean(axis=0, keepdims=True)
+        y = y - y.mean(axis=0, keepdims=True)
+    if des_norm:
+        t = _unit_sd(t)
+    return _least_squares(t, y, "stage2: the time courses")
+
+
+def _unit_sd(timecourses: np.ndarray) -> np.ndarray:
+    """Scale every column to unit standard deviation (ddof=DES_NORM_DDOF)."""
+    if timecourses.shape[0] <= DES_NORM_DDOF:
+        raise ValueError(
+            f"stage2: des_norm needs more than {DES_NORM_DDOF} volume(s), "
+            f"got {timecourses.shape[0]}"
+        )
+    sd = timecourses.std(axis=0, ddof=DES_NORM_DDOF)
+    constant = np.flatnonzero(sd == 0)
+    if constant.size:
+        raise ValueError(
+            f"stage2: des_norm cannot scale constant time course(s) {constant.tolist()} "
+            "(expected a non-zero standard deviation)"
+        )
+    return timecourses / sd
+
+
+def _least_squares(design: np.ndarray, target: np.ndarray, what: str) -> np.ndarray:
+    """``argmin_B ||target - design @ B||`` by SVD, refusing rank-deficient designs."""
+    coef, _, rank, _ = np.linalg.lstsq(design, target, rcond=None)
+    if rank < design.shape[1]:
+        raise ValueError(
+            f"{what} are linearly dependent: rank {rank} for {design.shape[1]} regressors "
+            f"over {design.shape[0]} samples"
+        )
+    return coef
+
+
+def _as_float64_2d(array: np.ndarray, name: str) -> np.ndarray:
+    x = np.asarray(array, dtype=np.float64)
+    if x.ndim != 2 or 0 in x.shape:
+        raise ValueError(f"{name}: expected a non-empty 2-D array, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name}: expected finite values, found NaN or inf")
+    return x
