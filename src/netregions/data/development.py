@@ -3,7 +3,7 @@
 Files come from OSF, one download per file, with the keys of the packaged table
 ``development_fmri.csv`` (``participant_id,key_r,key_b``: ``key_r`` the fMRIPrep confounds,
 ``key_b`` the preprocessed BOLD run). What is fetched and how subjects are chosen follows
-nilearn's ``fetch_development_fmri`` (see ``/work/shared/spec/nilearn_algorithms.md`` §1),
+nilearn's ``fetch_development_fmri`` (docs/algorithms.md §1),
 with two documented differences: the selected subjects are returned adults first, then
 children, each in participants-file order (the reference's unstable sort scrambles the order
 within each group), and missing confound values are written as ``n/a`` (not ``nan``).

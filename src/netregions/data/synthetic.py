@@ -9,8 +9,8 @@ affine diag(4, 4, 4) with origin (-96, -132, -78), 168 volumes, TR 2 s) with:
   zero outside the brain);
 - ``n_networks`` planted networks: each 3 or 4 smooth Gaussian blobs (FWHM 12-16 mm) centred in
   grey matter, often mirrored across x = 0, identical for all subjects, with band-limited
-  (0.01-0.1 Hz) time courses, independent across subjects and networks, of 2-3 % of the local
-  baseline (standard deviation at the blob peak);
+  (0.01-0.1 Hz) time courses, independent across subjects and networks (except the planted
+  group difference below), of 2-3 % of the local baseline (standard deviation at the blob peak);
 - nuisance signals with plausible spatial patterns, also written to an fMRIPrep-like confounds
   table: residual motion artefacts at intensity edges (6 realignment parameters and the
   framewise displacement), physiological noise (6 orthonormal aCompCor-like components), CSF
@@ -34,14 +34,26 @@ Geometry. The brain model is written in "canonical" millimetres, i.e. MNI-like w
 coordinates of the default grid. Any other grid sees the same brain scaled to its field of
 view, so a tiny test grid (e.g. 20 x 24 x 20) holds a miniature of the default brain.
 
+Groups (a planted group difference). Subjects alternate between two groups by their number:
+odd labels ("01", "03", ...) are ``"child"`` (group A), even labels are ``"adult"`` (group B);
+:func:`write_participants` writes them to ``participants.tsv`` with a plausible age and sex. In
+group B the true time courses of networks :data:`COUPLED_NETWORKS` (0 and 1) share a common
+band-limited signal: their correlation is exactly :data:`GROUP_COUPLING` (0.5) in every group-B
+subject, while in group A they are independent (sample correlation ~0 +- 0.13 at 168 volumes).
+Each coupled time course keeps unit variance, so the signal budget is unchanged; group-A
+subjects are identical to what they were before groups existed. See
+docs/methods/synthetic_data.md.
+
 Determinism. Subject data depend only on (seed, subject label, parameters): every random
 quantity is drawn from its own stream derived with :class:`numpy.random.SeedSequence` from the
 seed and the subject's number, so subjects can be generated in any order or number, and the
-noise level does not change the time courses or the motion.
+noise level does not change the time courses or the motion. The group follows from the label
+alone, age and sex from (seed, label).
 """
 
 from __future__ import annotations
 
+import csv
 import math
 import zlib
 from collections.abc import Sequence
@@ -60,13 +72,17 @@ from netregions.naming import (  # noqa: F401 (synthetic_subjects re-exported)
 
 __all__ = [
     "CONFOUND_COLUMNS",
+    "COUPLED_NETWORKS",
     "DEFAULT_SHAPE",
+    "GROUPS",
+    "GROUP_COUPLING",
     "Brain",
     "Network",
     "Nuisance",
     "SyntheticSubject",
     "band_limited_timecourses",
     "canonical_coordinates",
+    "couple_timecourses",
     "framewise_displacement",
     "grid_affine",
     "make_brain",
@@ -76,12 +92,15 @@ __all__ = [
     "make_network_maps",
     "make_subject",
     "make_truth",
+    "participants_rows",
     "place_networks",
+    "subject_group",
     "subject_paths",
     "synthetic_subjects",
     "tissue_labels",
     "truth_paths",
     "write_confounds",
+    "write_participants",
     "write_subject",
     "write_truth",
 ]
@@ -129,14 +148,38 @@ NOISE_FLOOR = 4.0
 NOISE_FRACTION = 0.006
 
 # Random streams of one subject (indices into SeedSequence.spawn); fixed so that adding a
-# stream never changes the others.
-_STREAMS = ("scale", "timecourses", "motion", "physio", "drift", "noise", "amplitudes")
+# stream never changes the others (new streams go at the end).
+_STREAMS = (
+    "scale",
+    "timecourses",
+    "motion",
+    "physio",
+    "drift",
+    "noise",
+    "amplitudes",
+    "coupling",
+    "participant",
+)
+
+#: The two groups: group A (networks independent), group B (networks coupled).
+GROUPS = ("child", "adult")
+
+#: Networks whose true time courses share a common signal in group B.
+COUPLED_NETWORKS = (0, 1)
+
+#: Correlation of the coupled networks' true time courses in group B.
+GROUP_COUPLING = 0.5
+
+#: Age range (years) drawn uniformly for each group (the development dataset's children are
+#: 3-12, its adults 18-39).
+GROUP_AGES = {"child": (3.5, 12.0), "adult": (18.0, 39.0)}
 
 FUNC_TEMPLATE = "sub-{subject}" + FUNC_SUFFIX
 CONFOUNDS_TEMPLATE = "sub-{subject}" + REDUCED_CONFOUNDS_SUFFIX
 TRUTH_TIMESERIES_TEMPLATE = "sub-{subject}_task-pixar_desc-truth_timeseries.tsv"
 TRUTH_MAPS_NAME = "truth_networks.nii.gz"
 TRUTH_BRAIN_NAME = "truth_brainmask.nii.gz"
+PARTICIPANTS_NAME = "participants.tsv"
 
 
 # --------------------------------------------------------------------------- labels, paths
@@ -175,29 +218,164 @@ def _truth_rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(0,)))
 
 
+# --------------------------------------------------------------------------- groups
+
+
+def subject_group(subject: str) -> str:
+    """The planted group of a subject label.
+
+    Groups alternate by subject number, so that any number of subjects is balanced (within
+    one) and a subject's group never depends on the other subjects or on the seed.
+
+    Parameters
+    ----------
+    subject : str
+        Label without ``sub-``, e.g. ``"07"``; non-numeric labels use a CRC32 of the label.
+
+    Returns
+    -------
+    str
+        ``"child"`` (group A, odd numbers) or ``"adult"`` (group B, even numbers; networks
+        :data:`COUPLED_NETWORKS` coupled).
+    """
+    return GROUPS[1] if _subject_number(subject) % 2 == 0 else GROUPS[0]
+
+
+def participants_rows(subjects: Sequence[str], seed: int = 0) -> list[dict[str, str]]:
+    """BIDS ``participants.tsv`` rows of synthetic subjects: id, group, age, sex.
+
+    Parameters
+    ----------
+    subjects : sequence of str
+        Labels without ``sub-``.
+    seed : int
+        Dataset seed; with the label it selects the subject's age and sex.
+
+    Returns
+    -------
+    list of dict
+        Keys ``participant_id`` (``sub-<label>``), ``group`` (:func:`subject_group`), ``age``
+        (years, 2 decimals, uniform in :data:`GROUP_AGES` of the group) and ``sex`` (``M`` or
+        ``F``, equally likely).
+    """
+    rows = []
+    for subject in subjects:
+        group = subject_group(subject)
+        rng = np.random.default_rng(_subject_streams(seed, subject)["participant"])
+        age = rng.uniform(*GROUP_AGES[group])
+        sex = "F" if rng.random() < 0.5 else "M"
+        rows.append(
+            {"participant_id": f"sub-{subject}", "group": group, "age": f"{age:.2f}", "sex": sex}
+        )
+    return rows
+
+
+def write_participants(data_dir: Path | str, n_subjects: int, seed: int = 0) -> Path:
+    """Write ``participants.tsv`` (BIDS) for the first ``n_subjects`` synthetic subjects.
+
+    Parameters
+    ----------
+    data_dir : path-like
+    n_subjects : int
+        At least 1; labels as :func:`synthetic_subjects`.
+    seed : int
+
+    Returns
+    -------
+    Path
+        ``<data_dir>/participants.tsv`` with columns ``participant_id``, ``group``, ``age``,
+        ``sex`` (see :func:`participants_rows`).
+    """
+    return _write_participants_table(
+        Path(data_dir) / PARTICIPANTS_NAME,
+        participants_rows(synthetic_subjects(n_subjects), seed),
+    )
+
+
+def _write_participants_table(path: Path, rows: Sequence[dict[str, str]]) -> Path:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def couple_timecourses(
+    timecourses: np.ndarray,
+    shared: np.ndarray,
+    coupling: float,
+    pair: tuple[int, int] = COUPLED_NETWORKS,
+) -> np.ndarray:
+    """Make two columns share a common signal, with an exact correlation and unit variance.
+
+    The shared signal and the two columns are orthonormalised (Gram-Schmidt, in that order);
+    each column becomes ``sqrt(c) * shared + sqrt(1 - c) * own`` with its own part orthogonal
+    to the shared one and to the other column's own part, so that the two columns correlate
+    exactly ``c``. Linear combinations of band-limited signals stay in the band.
+
+    Parameters
+    ----------
+    timecourses : ndarray, shape (n_volumes, n_networks)
+        Zero-mean columns (e.g. :func:`band_limited_timecourses`).
+    shared : ndarray, shape (n_volumes,)
+        Zero-mean common signal, independent of the columns.
+    coupling : float
+        Target correlation ``c`` in [0, 1]; 0 returns a copy of ``timecourses``.
+    pair : (int, int)
+        The two columns to couple.
+
+    Returns
+    -------
+    ndarray, shape (n_volumes, n_networks), float64
+        Other columns unchanged; the pair with standard deviation 1 (ddof 0).
+
+    Raises
+    ------
+    ValueError
+        If ``coupling`` is outside [0, 1] or the pair is not two distinct columns.
+    """
+    out = np.array(timecourses, dtype=float)
+    if not 0.0 <= coupling <= 1.0:
+        raise ValueError(f"coupling must be in [0, 1], got {coupling}")
+    i, j = pair
+    if i == j or not (0 <= i < out.shape[1] and 0 <= j < out.shape[1]):
+        raise ValueError(f"pair must be two distinct columns of {out.shape[1]}, got {pair}")
+    if coupling == 0.0:
+        return out
+    q, r = np.linalg.qr(np.column_stack([shared, out[:, i], out[:, j]]))
+    q = q * np.sign(np.diag(r))  # keep each direction's sign (R with a positive diagonal)
+    scale = math.sqrt(out.shape[0])  # unit-norm, zero-mean column -> standard deviation 1
+    out[:, i] = scale * (math.sqrt(coupling) * q[:, 0] + math.sqrt(1 - coupling) * q[:, 1])
+    out[:, j] = scale * (math.sqrt(coupling) * q[:, 0] + math.sqrt(1 - coupling) * q[:, 2])
+    return out
+
+
 # --------------------------------------------------------------------------- geometry
 
 
-def grid_affine(shape: Sequence[int]) -> np.ndarray:
-    """The 4 mm voxel-to-world affine of a synthetic grid.
+def grid_affine(shape: Sequence[int], voxel_mm: float = VOXEL_MM) -> np.ndarray:
+    """The voxel-to-world affine of a synthetic grid (4 mm voxels unless told).
 
-    The default shape gets the MNI152 4 mm origin (-96, -132, -78). Other shapes keep world
-    (0, 0, 0) at about the same relative position in the field of view (origin in whole mm),
-    with x = 0 on a voxel centre so that the mid-line is sampled.
+    The default shape gets the MNI152 4 mm origin (-96, -132, -78). Other shapes (or voxel
+    sizes) keep world (0, 0, 0) at about the same relative position in the field of view
+    (origin in whole mm), with x = 0 on a voxel centre so that the mid-line is sampled.
 
     Parameters
     ----------
     shape : sequence of 3 int
+    voxel_mm : float, default=4.0
+        Isotropic voxel size (mm).
 
     Returns
     -------
     ndarray, shape (4, 4)
     """
-    scale = np.asarray(shape[:3], dtype=float) / np.asarray(DEFAULT_SHAPE)
+    fov = np.asarray(shape[:3], dtype=float) * voxel_mm
+    scale = fov / (np.asarray(DEFAULT_SHAPE) * VOXEL_MM)
     # whole millimetres: the NIfTI header stores the affine in float32, exactly
     origin = np.round(np.asarray(MNI_ORIGIN) * scale)
-    origin[0] = VOXEL_MM * np.round(origin[0] / VOXEL_MM)
-    affine = np.diag([VOXEL_MM, VOXEL_MM, VOXEL_MM, 1.0])
+    origin[0] = voxel_mm * np.round(origin[0] / voxel_mm)
+    affine = np.diag([voxel_mm, voxel_mm, voxel_mm, 1.0])
     affine[:3, 3] = origin
     return affine
 
@@ -810,15 +988,15 @@ def _subject_signals(
     streams: dict[str, np.random.SeedSequence],
     n_volumes: int,
     t_r: float,
+    coupling: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, Nuisance]:
     """Noise-free data (T, n) of the region voxels, network time courses and nuisance."""
     rng = {name: np.random.default_rng(seq) for name, seq in streams.items()}
     scale = math.exp(rng["scale"].normal(0.0, 0.1))  # global intensity differs across subjects
     n_networks = maps.shape[-1]
     amplitudes = rng["amplitudes"].uniform(*NETWORK_AMPLITUDE, n_networks)
-    timecourses = amplitudes * band_limited_timecourses(
-        n_volumes, n_networks, t_r, rng["timecourses"]
-    )
+    timecourses = _network_timecourses(n_volumes, n_networks, t_r, rng, coupling)
+    timecourses = amplitudes * timecourses
     nuisance = make_confounds(n_volumes, t_r, rng["motion"], rng["physio"])
     t = np.linspace(-1.0, 1.0, n_volumes)
     percent_tcs = np.column_stack(
@@ -841,6 +1019,22 @@ def _subject_signals(
     motion = MOTION_RESIDUAL * (nuisance.motion - nuisance.motion.mean(axis=0))
     signals += motion.astype(np.float32) @ motion_patterns
     return signals, timecourses, nuisance
+
+
+def _network_timecourses(
+    n_volumes: int, n_networks: int, t_r: float, rng: dict, coupling: float
+) -> np.ndarray:
+    """Unit-variance network signals (T, K); networks 0 and 1 coupled when ``coupling > 0``."""
+    timecourses = band_limited_timecourses(n_volumes, n_networks, t_r, rng["timecourses"])
+    if coupling > 0 and n_networks > max(COUPLED_NETWORKS):
+        shared = band_limited_timecourses(n_volumes, 1, t_r, rng["coupling"])[:, 0]
+        timecourses = couple_timecourses(timecourses, shared, coupling)
+    return timecourses
+
+
+def _group_coupling(subject: str, coupling: float) -> float:
+    """Coupling applied to a subject: ``coupling`` in group B, 0 in group A."""
+    return coupling if subject_group(subject) == GROUPS[1] else 0.0
 
 
 def _noise(n_volumes: int, baseline: np.ndarray, noise: float, seq) -> np.ndarray:
@@ -867,6 +1061,7 @@ def make_subject(
     t_r: float = 2.0,
     noise: float = 1.0,
     seed: int = 0,
+    coupling: float = GROUP_COUPLING,
 ) -> SyntheticSubject:
     """Generate one subject's run, confounds and true network time courses (no I/O).
 
@@ -885,6 +1080,10 @@ def make_subject(
         Scale of the Gaussian noise (0: none). At 1 its standard deviation is about 1 % of
         the grey-matter baseline (temporal SNR ~100 with the nuisance signals).
     seed : int
+    coupling : float, default=GROUP_COUPLING
+        Correlation of networks :data:`COUPLED_NETWORKS` in group-B subjects
+        (:func:`subject_group`); group-A subjects are never coupled. 0 turns the group
+        difference off.
 
     Returns
     -------
@@ -895,7 +1094,9 @@ def make_subject(
     from scipy import ndimage
 
     region = _Region(ndimage.binary_dilation(brain.baseline > 0))
-    signals, timecourses, nuisance = _subject_signals(brain, maps, region, streams, n_volumes, t_r)
+    signals, timecourses, nuisance = _subject_signals(
+        brain, maps, region, streams, n_volumes, t_r, _group_coupling(subject, coupling)
+    )
     # (T, voxels in Fortran order), C-contiguous, is the (x, y, z, T) Fortran-contiguous
     # NIfTI layout: the image is written without a transposing copy.
     data = _noise(n_volumes, brain.baseline, noise, streams["noise"])
@@ -1010,6 +1211,7 @@ def write_subject(
     t_r: float = 2.0,
     noise: float = 1.0,
     seed: int = 0,
+    coupling: float = GROUP_COUPLING,
 ) -> dict[str, Path]:
     """Generate one subject from the planted maps and write its files.
 
@@ -1025,6 +1227,8 @@ def write_subject(
     t_r : float
     noise : float
     seed : int
+    coupling : float, default=GROUP_COUPLING
+        See :func:`make_subject`; the subject's group follows from its label.
 
     Returns
     -------
@@ -1035,7 +1239,16 @@ def write_subject(
     truth_maps_path = truth_paths(data_dir)["maps"] if truth_maps_path is None else truth_maps_path
     maps, affine = load_image(truth_maps_path)
     brain = make_brain(maps.shape[:3], affine)
-    run = make_subject(brain, maps, subject, n_volumes=n_volumes, t_r=t_r, noise=noise, seed=seed)
+    run = make_subject(
+        brain,
+        maps,
+        subject,
+        n_volumes=n_volumes,
+        t_r=t_r,
+        noise=noise,
+        seed=seed,
+        coupling=coupling,
+    )
     paths = subject_paths(data_dir, subject)
     save_nifti(run.bold, affine, paths["bold"], t_r=t_r)
     write_confounds(paths["confounds"], run.confounds, CONFOUND_COLUMNS)
@@ -1054,17 +1267,20 @@ def make_dataset(
     t_r: float = 2.0,
     noise: float = 1.0,
     seed: int = 0,
+    coupling: float = GROUP_COUPLING,
 ) -> dict[str, dict[str, Path]]:
-    """Write a whole synthetic dataset (truth, then every subject) in one call.
+    """Write a whole synthetic dataset (truth, participants, then every subject) in one call.
 
     Returns
     -------
     dict
-        ``{"truth": truth paths, "01": subject paths, ...}``.
+        ``{"truth": truth paths (``maps``, ``brain``, ``participants``), "01": subject
+        paths, ...}``.
     """
     out: dict[str, dict[str, Path]] = {
         "truth": write_truth(data_dir, shape=shape, n_networks=n_networks, seed=seed)
     }
+    out["truth"]["participants"] = write_participants(data_dir, n_subjects, seed)
     for subject in synthetic_subjects(n_subjects):
         out[subject] = write_subject(
             data_dir,
@@ -1074,5 +1290,6 @@ def make_dataset(
             t_r=t_r,
             noise=noise,
             seed=seed,
+            coupling=coupling,
         )
     return out
