@@ -32,8 +32,10 @@ __all__ = [
     "SUBJECT_KINDS",
     "connectivity_from_covariance",
     "cov_to_corr",
+    "FISHER_CLIP",
     "fisher_mean",
     "fisher_z",
+    "inverse_fisher_z",
     "geometric_mean",
     "group_mean",
     "kind_file_name",
@@ -42,6 +44,7 @@ __all__ = [
     "subject_connectivity",
     "tangent_space",
     "tangent_vector",
+    "whitening_of",
 ]
 
 #: Iteration limit and tolerance (gradient norm per element) of the reference's geometric mean.
@@ -277,36 +280,67 @@ def subject_connectivity(timeseries: np.ndarray, kind: str) -> np.ndarray:
     return connectivity_from_covariance(covariance, kind)
 
 
-def fisher_z(r: np.ndarray) -> np.ndarray:
-    """Fisher's z = artanh(r), with r clipped to ±(1 - 1e-7) so that a diagonal of 1 stays finite.
+#: Correlations are clipped to this magnitude before artanh, so that r = 1 stays finite.
+FISHER_CLIP = 1.0 - 1e-7
+
+
+def fisher_z(r: np.ndarray | float) -> np.ndarray:
+    """Fisher's z-transform ``artanh(r)``, with ``r`` clipped to ±(1 - 1e-7).
 
     Parameters
     ----------
-    r : ndarray
-        Correlations.
+    r : ndarray or float
+        Correlations in [-1, 1], any shape. Not modified.
 
     Returns
     -------
     ndarray, float64
+        Same shape; ±1 (a correlation matrix's diagonal) maps to ±8.06 instead of ±inf.
     """
-    bound = 1.0 - 1e-7
-    return np.arctanh(np.clip(np.asarray(r, dtype=np.float64), -bound, bound))
+    return np.arctanh(np.clip(np.asarray(r, dtype=np.float64), -FISHER_CLIP, FISHER_CLIP))
 
 
-def fisher_mean(matrices: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+def inverse_fisher_z(z: np.ndarray | float) -> np.ndarray:
+    """Back-transform of :func:`fisher_z`: ``tanh(z)``.
+
+    Parameters
+    ----------
+    z : ndarray or float
+        Any shape. Not modified.
+
+    Returns
+    -------
+    ndarray, float64
+        Correlations in [-1, 1], same shape.
+    """
+    return np.tanh(np.asarray(z, dtype=np.float64))
+
+
+def fisher_mean(matrices: np.ndarray | Sequence[np.ndarray], axis: int = 0) -> np.ndarray:
     """Mean of correlation matrices in Fisher z, back-transformed; diagonal set to 1.
 
     Parameters
     ----------
-    matrices : sequence of ndarray, shape (n, n), or ndarray, shape (n_matrices, n, n)
+    matrices : ndarray, shape (n_matrices, n, n), or sequence of ndarray, shape (n, n)
+        Correlation matrices stacked along ``axis``. Not modified.
+    axis : int, default=0
+        Axis to average over.
 
     Returns
     -------
-    ndarray, shape (n, n), float64
+    ndarray, float64
+        ``tanh(mean(artanh(r)))``; the input's shape without ``axis``. When the last two axes
+        of the result are square, their diagonal is set to exactly 1.
+
+    Notes
+    -----
+    Averaging in z weighs correlations by how precisely they are estimated, unlike the
+    arithmetic mean: the mean of 0.5 and 0.9 is 0.7661, not 0.7.
     """
-    stack = _stack_matrices(matrices)
-    mean = np.tanh(fisher_z(stack).mean(axis=0))
-    np.fill_diagonal(mean, 1.0)
+    mean = inverse_fisher_z(np.mean(fisher_z(matrices), axis=axis))
+    if mean.ndim >= 2 and mean.shape[-1] == mean.shape[-2]:
+        diagonal = np.arange(mean.shape[-1])
+        mean[..., diagonal, diagonal] = 1.0
     return mean
 
 
@@ -519,7 +553,7 @@ def tangent_space(
     dtype = _result_dtype(covariances)
     mats = _check_spd_group(covariances)
     mean = _geometric_mean_float64(mats, GEOMETRIC_MAX_ITER, GEOMETRIC_TOL)
-    whitening = _map_eigenvalues(mean, lambda values: 1.0 / np.sqrt(values))
+    whitening = whitening_of(mean)
     tangents = np.array([tangent_vector(c, whitening) for c in mats])
     return mean.astype(dtype), whitening.astype(dtype), tangents.astype(dtype)
 
@@ -541,3 +575,20 @@ def tangent_vector(covariance: np.ndarray, whitening: np.ndarray) -> np.ndarray:
     """
     whitening = np.asarray(whitening, dtype=np.float64)
     return _map_eigenvalues(whitening @ np.asarray(covariance, np.float64) @ whitening, np.log)
+
+
+def whitening_of(mean: np.ndarray) -> np.ndarray:
+    """``G^(-1/2)`` of a symmetric positive definite reference point G, in float64.
+
+    Parameters
+    ----------
+    mean : ndarray, shape (n, n)
+
+    Returns
+    -------
+    ndarray, shape (n, n), float64
+        Symmetric.
+    """
+    return _map_eigenvalues(
+        np.asarray(mean, dtype=np.float64), lambda values: 1.0 / np.sqrt(values)
+    )
