@@ -19,7 +19,14 @@ def _imported_after(statement: str) -> set[str]:
     [
         ("import netregions", {*HEAVY, "numpy", "scipy", "nibabel"}),
         ("import netregions.workflow", {*HEAVY, "numpy", "scipy", "nibabel"}),
-        ("import netregions.subject", HEAVY),
+        ("import netregions.bids", {*HEAVY, "numpy", "scipy", "nibabel"}),
+        ("import netregions.inputs", {*HEAVY, "numpy", "scipy", "nibabel"}),
+        ("import netregions.config", {*HEAVY, "numpy", "scipy", "nibabel"}),
+        ("import netregions.qc", {*HEAVY, "numpy", "scipy", "nibabel"}),
+        ("import netregions.resources", {*HEAVY, "numpy", "scipy", "nibabel"}),
+        ("import netregions.confounds", {*HEAVY, "scipy"}),
+        ("import netregions.stability", {*HEAVY, "scipy"}),
+        ("import netregions.dualreg", {*HEAVY, "scipy"}),
         ("import netregions.masking", HEAVY),
         ("import netregions.decomposition", HEAVY),
         ("import netregions.connectome", HEAVY),
@@ -45,12 +52,10 @@ def _modules_after(statement: str) -> set[str]:
     [
         # what the Snakemake process runs at every invocation, no-op reruns included
         (
-            "from netregions.workflow import discover_inputs as d; "
-            "d({'data': {'source': 'synthetic', 'n_subjects': 3, "
-            "'synthetic': {'data_dir': 'x'}}})",
+            "from netregions.inputs import discover_runs as d; "
+            "d({'source': 'synthetic', 'n_subjects': 3, 'synthetic': {'data_dir': 'x'}})",
             {"numpy", "scipy", "nibabel"},
         ),
-        # ... and at the end of every run that executed jobs
         ("from netregions.provenance import write_provenance", {"numpy", "nibabel"}),
         # the connectome figure and correlation-only jobs do without these
         ("import netregions.plotting", {"scipy.ndimage"}),
@@ -61,3 +66,17 @@ def _modules_after(statement: str) -> set[str]:
 )
 def test_lean_paths_stay_lean(statement, forbidden):
     assert not _modules_after(statement) & forbidden
+
+
+def test_step_modules_import_no_kernel_at_module_level():
+    # numba reads its thread count when imported: a step must not import it before
+    # netregions.workflow.setup_job has set NUMBA_NUM_THREADS from the job's threads
+    from netregions.steps import STAGES
+
+    modules = [f"netregions.steps.{stage}" for stage in STAGES]
+    statement = "; ".join(
+        f"import {m}"
+        for m in modules
+        if not m.endswith(("plot_components", "plot_regions", "plot_connectome"))
+    )
+    assert not _imported_after(statement) & {"numba", "sklearn"}

@@ -11,8 +11,7 @@ import json
 import os
 import platform
 import subprocess
-import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -70,15 +69,25 @@ def _describe_file(path: str | None) -> dict[str, Any] | None:
         return {"path": str(path), "bytes": None}
 
 
+def _mtime(path: str) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.UTC)
+    except OSError:
+        return None
+
+
 def write_provenance(
     path: str | Path,
     *,
     config: Mapping[str, Any],
-    inputs: Mapping[str, Mapping[str, str | None]],
-    start: datetime.datetime,
+    manifest: str | Path,
+    results: Sequence[str],
     workflow_dir: str | Path | None = None,
 ) -> Path:
-    """Write the provenance record of a run, atomically.
+    """Write the provenance record of a results folder, atomically.
+
+    Written by a rule whose inputs are every result, so it is rewritten exactly when a result
+    is: by the run that made (or remade) the results, never by a no-op or partial run.
 
     Parameters
     ----------
@@ -86,36 +95,44 @@ def write_provenance(
         Destination (``<results_dir>/provenance.json``).
     config : mapping
         The configuration used (after validation and defaults).
-    inputs : mapping
-        ``{subject: {"func": path, "confounds": path or None}}``.
-    start : datetime
-        When the run started (timezone-aware).
+    manifest : path-like
+        ``inputs.tsv`` of the input check: every run's files and sizes.
+    results : sequence of path-like
+        Every result file; their modification times give ``start`` (the oldest) and
+        ``end`` (the newest).
     workflow_dir : path-like, optional
-        Folder of the workflow, to record its git commit; default: the current directory.
+        Folder whose git commit to record; default: the netregions package's own folder (a
+        clone installed in development mode), so a run from any working folder records it.
 
     Returns
     -------
     Path
     """
-    end = datetime.datetime.now(datetime.UTC)
+    import csv
+
+    times = [t for t in (_mtime(r) for r in results) if t is not None]
+    with open(manifest, newline="", encoding="utf-8") as f:
+        inputs = list(csv.DictReader(f, delimiter="\t"))
     record = {
         "netregions_version": package_versions()["netregions"],
-        "start": start.isoformat(timespec="seconds"),
-        "end": end.isoformat(timespec="seconds"),
-        "duration_s": round((end - start).total_seconds(), 2),
-        "command": sys.argv,
+        "start": min(times).isoformat(timespec="seconds") if times else None,
+        "end": max(times).isoformat(timespec="seconds") if times else None,
+        "written": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "host": platform.node(),
         "platform": platform.platform(),
-        "git_commit": _git_commit(Path(workflow_dir or ".")),
+        "git_commit": _git_commit(Path(workflow_dir or Path(__file__).parent)),
         "packages": package_versions(),
         "config": config,
         "inputs": {
-            subject: {
-                "func": _describe_file(files["func"]),
-                "confounds": _describe_file(files.get("confounds")),
+            row["run"]: {
+                "bold": _describe_file(row["bold"]),
+                "confounds": _describe_file(
+                    None if row["confounds"] == "n/a" else row["confounds"]
+                ),
             }
-            for subject, files in sorted(inputs.items())
+            for row in inputs
         },
+        "n_results": len(results),
     }
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")

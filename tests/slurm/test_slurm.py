@@ -7,7 +7,7 @@ The tiny synthetic dataset of the workflow tests then runs twice: ``--cores 2`` 
 identical.
 
 By default (CI) SLURM runs the workflow up to the network maps (``results/group/components.nii.gz``:
-data generation, per-subject batch jobs, group mask, the two threaded steps): 2-3 minutes on
+data generation, per-run jobs, QC, group mask, the threaded decomposition): 2-3 minutes on
 2 cores. ``NETREGIONS_SLURM_FULL=1`` sends every rule through SLURM: 3-4 minutes.
 
     tests/slurm/run_slurm_test.sh            # reduced
@@ -217,19 +217,20 @@ def test_jobs_went_through_slurm(runs):
     # every rule but the target-only default rule ran in a SLURM job, with its log kept
     stats = _job_stats(text)
     logs = workdir / ".snakemake" / "slurm_logs"
+    local = {"default", "all", "provenance", "dataset_description"}  # run on the submit host
     for rule in stats:
-        if rule == "default":
+        if rule in local:
             continue
         dirs = [d.name for d in logs.iterdir() if d.name == f"rule_{rule}" or rule in d.name]
         assert dirs, f"no SLURM log for rule {rule} in {sorted(p.name for p in logs.iterdir())}"
 
-    # one SLURM job per Snakemake job: the per-subject stages arrive already batched
-    # (subjects_per_job), so the profile makes no group jobs
+    # one SLURM job per Snakemake job (the profile makes no group jobs); per-run stages have
+    # one job per run under one rule name
     profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
     assert "group-components" not in profile
-    expected = sum(n for rule, n in stats.items() if rule != "default")
+    expected = sum(n for rule, n in stats.items() if rule not in local)
     assert len(submitted) == expected, (stats, len(submitted))
-    assert any(rule.startswith("preprocess_subject_sub-") for rule in stats), stats
+    assert stats["preprocess_subject"] == 3, stats
 
     # requests: threads -> CPUs, mem_mb and runtime from the rules or the profile's
     # set-resources (not lost to --default-resources); groups capped at `cores`
@@ -265,10 +266,10 @@ def test_user_profile_account_and_partition_pass_through(tmp_path):
     requests, rule = {}, None
     for line in out.stdout.splitlines():
         if re.match(r"(local)?rule \w+:", line):
-            rule = line.split()[-1].rstrip(":")
-        elif line.strip().startswith("resources:"):
+            # local rules (the targets, provenance) run on the submit host
+            rule = None if line.startswith("local") else line.split()[-1].rstrip(":")
+        elif line.strip().startswith("resources:") and rule:
             requests[rule] = line
-    requests.pop("default")  # the target-only rule runs on the submit host
     assert requests
     for rule, line in requests.items():
         assert "slurm_account=research" in line and "slurm_partition=compute" in line, line

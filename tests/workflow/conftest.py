@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +14,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
-#: A tiny synthetic dataset: 3 subjects of 20x24x20 voxels and 40 volumes, 3 networks; the
-#: per-subject stages run in batches of 2 subjects (sub-01_to_sub-02, sub-03).
+#: A tiny synthetic dataset: 3 subjects of 20x24x20 voxels and 40 volumes, 3 networks.
 TINY = {
-    "subjects_per_job": 2,
     "data": {
         "n_subjects": 3,
         "synthetic": {"shape": [20, 24, 20], "n_volumes": 40, "n_networks": 3, "seed": 1},
@@ -61,16 +58,6 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return result
 
 
-#: Batch rules of the per-subject stages are named <stage>_sub-<first>[_to_sub-<last>].
-BATCH_RULE = re.compile(r"(?P<stage>\w+?)_(?P<batch>sub-[A-Za-z0-9]+(?:_to_sub-[A-Za-z0-9]+)?)")
-
-
-def stage_of(rule: str) -> str:
-    """The stage of a batch rule (``load_subject_sub-01_to_sub-02`` -> ``load_subject``)."""
-    match = BATCH_RULE.fullmatch(rule)
-    return match.group("stage") if match else rule
-
-
 def planned_rules(workdir: Path, *args: str) -> dict[str, int]:
     """Rule -> number of jobs Snakemake would run now (dry run), parsed from its job stats."""
     out = snakemake(workdir, "-n", *args, "--quiet", "rules")
@@ -83,11 +70,8 @@ def planned_rules(workdir: Path, *args: str) -> dict[str, int]:
 
 
 def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
-    """Stage -> number of jobs Snakemake would run now; batch rules count under their stage."""
-    counts: dict[str, int] = {}
-    for rule, n in planned_rules(workdir, *args).items():
-        counts[stage_of(rule)] = counts.get(stage_of(rule), 0) + n
-    return counts
+    """Rule -> number of jobs Snakemake would run now (dry run)."""
+    return planned_rules(workdir, *args)
 
 
 @pytest.fixture(scope="session")

@@ -35,13 +35,17 @@ def test_development_source_downloads_then_checks(server, tmp_path, rng):  # noq
         tmp_path, {"data": {"source": "development", "n_subjects": 2, "development": development}}
     )
 
+    # the subjects come from the participants table: nothing is fetched while planning, and
+    # the plan goes as far as the download of that table (a checkpoint)
     assert planned_jobs(tmp_path, "results/inputs.tsv") == {
-        "download_subject": 2,
+        "download_participants": 1,
         "check_inputs": 1,
     }
+    assert server.requests == []
     snakemake(tmp_path, "--cores", "2", "results/inputs.tsv")
     manifest = (tmp_path / "results" / "inputs.tsv").read_text().splitlines()
-    assert [line.split("\t")[0] for line in manifest[1:]] == ["pixar001", "pixar002"]
+    runs = [line.split("\t")[0] for line in manifest[1:]]
+    assert runs == ["sub-pixar001_task-pixar", "sub-pixar002_task-pixar"]
     reduced = tmp_path / "dev" / "sub-pixar001_task-pixar_desc-reducedConfounds_regressors.tsv"
     assert reduced.read_text().split("\n")[0].split("\t")[:3] == ["trans_x", "trans_y", "trans_z"]
     n_requests = len(server.requests)

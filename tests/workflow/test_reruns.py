@@ -1,4 +1,4 @@
-"""Incremental reruns, determinism across core counts, and interrupted runs (issue 7).
+"""Incremental reruns, determinism across core counts, and interrupted runs.
 
 Rerun plans are read from dry runs (``snakemake -n``) with the change applied through
 ``--config``, so each case costs a DAG build, not a run.
@@ -18,21 +18,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from .conftest import (
-    REPO,
-    SNAKEMAKE,
-    TINY,
-    planned_jobs,
-    planned_rules,
-    snakemake,
-    write_config,
-)
+from .conftest import REPO, SNAKEMAKE, TINY, planned_jobs, snakemake
 
 N = TINY["data"]["n_subjects"]
-#: jobs per per-subject stage: batches of TINY["subjects_per_job"] subjects
-BATCHES = -(-N // TINY["subjects_per_job"])
-PER_SUBJECT_BEFORE_GROUP = {"synthetic_subject", "load_subject"}
-GROUP_STEPS = {"check_inputs", "group_mask", "decompose", "extract_regions", "connectivity"}
+GROUP_STEPS = {"check_inputs", "qc", "group_mask", "decompose", "extract_regions", "connectivity"}
 
 
 @pytest.fixture
@@ -50,48 +39,55 @@ def test_noop_rerun_plans_nothing(tiny_run):
 def test_region_threshold_reruns_regions_and_downstream_only(tiny_run):
     jobs = planned_jobs(tiny_run, "--config", "regions={threshold: 1.5}")
     assert jobs.pop("extract_regions") == 1
-    assert jobs.pop("subject_timeseries") == BATCHES
+    assert jobs.pop("subject_timeseries") == N
     assert jobs.pop("connectivity") == 1
-    assert set(jobs) == {"plot_regions", "plot_connectome", "default"}
+    assert set(jobs) == {
+        "plot_regions",
+        "plot_connectome",
+        "qcfc",
+        "plot_qc",
+        "provenance",
+        "default",
+    }
 
 
 def test_smoothing_fwhm_reruns_preprocessing_not_masks(tiny_run):
     jobs = planned_jobs(tiny_run, "--config", "decomposition={smoothing_fwhm: 5.0}")
-    assert jobs["preprocess_subject"] == BATCHES and jobs["decompose"] == 1
-    assert jobs["subject_timeseries"] == BATCHES
-    assert not {"load_subject", "group_mask", "synthetic_subject", "check_inputs"} & set(jobs)
+    assert jobs["preprocess_subject"] == N and jobs["decompose"] == 1
+    assert jobs["subject_timeseries"] == N
+    assert not {"load_subject", "group_mask", "synthetic_subject", "check_inputs", "qc"} & set(jobs)
 
 
-def test_connectivity_kinds_rerun_only_connectivity(tiny_run):
+def test_mask_settings_decode_each_run_once(tiny_run):
+    jobs = planned_jobs(tiny_run, "--config", "mask={opening: 1}")
+    assert jobs["group_mask"] == 1 and jobs["preprocess_subject"] == N  # one decode per run
+    assert "load_subject" not in jobs
+
+
+def test_connectivity_kinds_rerun_only_what_the_new_kind_needs(tiny_run):
     jobs = planned_jobs(tiny_run, "--config", "connectivity={kinds: [correlation, tangent]}")
-    assert jobs == {"connectivity": 1, "default": 1}
+    assert jobs == {
+        "connectivity": 1,
+        "tangent_connectome": N,
+        "qcfc": 1,
+        "plot_qc": 1,
+        "provenance": 1,
+        "default": 1,
+    }
 
 
-def test_adding_a_subject_runs_only_its_own_early_jobs(tiny_run):
-    args = ("--config", f"data={{n_subjects: {N + 1}}}")
-    jobs = planned_jobs(tiny_run, *args)
-    # sub-04 joins the last batch (sub-03_to_sub-04); the full first batch is not decoded again
+def test_adding_a_subject_runs_its_jobs_and_the_group_steps(tiny_run):
+    jobs = planned_jobs(tiny_run, "--config", f"data={{n_subjects: {N + 1}}}")
     assert jobs["synthetic_subject"] == 1 and jobs["load_subject"] == 1
-    assert "load_subject_sub-03_to_sub-04" in planned_rules(tiny_run, *args)
-    assert jobs["preprocess_subject"] == 2 and jobs["subject_timeseries"] == 2
+    # the group mask changes with every subject: every run is preprocessed again
+    assert jobs["preprocess_subject"] == N + 1 and jobs["subject_timeseries"] == N + 1
     assert set(jobs) >= GROUP_STEPS
 
 
-def test_one_job_per_subject_when_subjects_per_job_is_one(tmp_path):
-    write_config(tmp_path, {"subjects_per_job": 1})
-    rules = planned_rules(tmp_path)
-    for stage in ["load_subject", "preprocess_subject", "subject_timeseries"]:
-        assert {r for r in rules if r.startswith(stage)} == {
-            f"{stage}_sub-{i:02d}" for i in range(1, N + 1)
-        }
-
-
-def test_touching_an_input_reruns_that_subject(run_copy):
+def test_touching_an_input_reruns_that_run(run_copy):
     bold = next((run_copy / "data" / "synthetic").glob("sub-02_*_bold.nii.gz"))
     later = time.time() + 5
     os.utime(bold, (later, later))
-    rules = planned_rules(run_copy)
-    assert rules["load_subject_sub-01_to_sub-02"] == 1  # the batch holding sub-02
     jobs = planned_jobs(run_copy)
     assert jobs["load_subject"] == 1
     assert "synthetic_subject" not in jobs
@@ -101,8 +97,8 @@ def test_touching_an_input_reruns_that_subject(run_copy):
 def test_touching_a_small_intermediate_reruns_its_consumers(run_copy):
     # profiles/default turns Snakemake's input checksums off: a small file (under 1 MB) rewritten
     # with the same bytes reruns what reads it, as a large one does (the checksums, computed
-    # subjects² times by the fan-in jobs, would have spared these jobs)
-    mean = run_copy / "results" / "subjects" / "sub-01" / "mean.nii.gz"
+    # once per input and output pair of the fan-in jobs, would have spared these jobs)
+    mean = run_copy / "results" / "work" / "sub-01_task-pixar" / "mean.nii.gz"
     assert mean.stat().st_size < 1_000_000
     later = time.time() + 5
     os.utime(mean, (later, later))
@@ -113,26 +109,27 @@ def test_touching_a_small_intermediate_reruns_its_consumers(run_copy):
 
 def test_edited_figure_setting_reruns_only_that_figure(tiny_run):
     jobs = planned_jobs(tiny_run, "--config", "figures={edge_threshold: '80%'}")
-    assert jobs == {"plot_connectome": 1, "default": 1}
+    assert jobs == {"plot_connectome": 1, "provenance": 1, "default": 1}
 
 
 def _outputs(results: Path) -> list[Path]:
-    keep = (".nii.gz", ".tsv", ".npy")
+    keep = (".nii.gz", ".tsv", ".npy", ".json")
     skip = {"benchmarks", "logs"}
     return sorted(
         p.relative_to(results)
         for p in results.rglob("*")
-        if p.name.endswith(keep) and not skip & set(p.relative_to(results).parts)
+        if p.name.endswith(keep)
+        and not skip & set(p.relative_to(results).parts)
+        and p.name != "provenance.json"
     )
 
 
-def test_same_numbers_with_one_or_two_cores_and_any_batching(tiny_run, tmp_path):
-    # the tiny run: --cores 2, two subjects per job; this one: --cores 1, one job per subject
-    config = ["results_dir=results_one_core", "subjects_per_job=1"]
-    snakemake(tiny_run, "--cores", "1", "--config", *config)
+def test_same_numbers_with_one_or_two_cores(tiny_run, tmp_path):
+    # the tiny run used --cores 2 (the decomposition's sparse coding on 2 threads)
+    snakemake(tiny_run, "--cores", "1", "--config", "results_dir=results_one_core")
     two, one = tiny_run / "results", tiny_run / "results_one_core"
     files = _outputs(two)
-    assert files == _outputs(one) and len(files) > 10
+    assert files == _outputs(one) and len(files) > 20
     for rel in files:
         if rel.name.endswith(".nii.gz"):
             a, b = nib.load(two / rel), nib.load(one / rel)
@@ -146,7 +143,7 @@ def _readable(path: Path) -> bool:
             np.asanyarray(nib.load(path).dataobj)
         elif path.suffix == ".npy":
             np.load(path)
-        elif path.suffix == ".tsv":
+        elif path.suffix in (".tsv", ".json"):
             path.read_text()
     except Exception:  # noqa: BLE001 - any failure means a partial file
         return False
@@ -174,4 +171,4 @@ def test_killed_run_leaves_no_partial_output_and_resumes(run_copy):
     snakemake(run_copy, "--cores", "2", "--rerun-incomplete", "results/group/mask.nii.gz")
     assert _readable(results / "group" / "mask.nii.gz")
     # rewriting an output removes the temporary files killed writers left for it
-    assert list((results / "subjects").rglob(".tmp-*")) == []
+    assert list((results / "work").rglob(".tmp-*")) == []

@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 import yaml
 
-from netregions.io import read_tsv
-from netregions.workflow import CONFOUNDS_SUFFIX, FUNC_SUFFIX
+from netregions.inputs import CONFOUNDS_SUFFIX, FUNC_SUFFIX
+from netregions.io import read_table, read_tsv
 
-from .conftest import REPO, TINY, planned_jobs, planned_rules, snakemake, write_config
+from .conftest import REPO, TINY, planned_jobs, snakemake, write_config
+
+N = TINY["data"]["n_subjects"]
+RUNS = [f"sub-{i:02d}_task-pixar" for i in range(1, N + 1)]
 
 
 def _load(path):
@@ -25,16 +28,15 @@ def _load(path):
 # --------------------------------------------------------------------------- config and DAG
 
 
-def test_default_config_fans_out_over_twenty_subjects_in_two_batches(tmp_path):
+def test_default_config_fans_out_over_twenty_runs(tmp_path):
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
-    rules = planned_rules(tmp_path)
-    assert rules["synthetic_subject"] == 20
-    for stage in ["load_subject", "preprocess_subject", "subject_timeseries"]:
-        batches = {r for r in rules if r.startswith(stage)}
-        assert batches == {f"{stage}_sub-01_to_sub-10", f"{stage}_sub-11_to_sub-20"}, rules
     jobs = planned_jobs(tmp_path)
-    for rule in ["synthetic_truth", "check_inputs", "group_mask", "decompose", "extract_regions"]:
+    assert jobs["synthetic_subject"] == 20
+    for stage in ["load_subject", "preprocess_subject", "subject_timeseries"]:
+        assert jobs[stage] == 20
+    for rule in ["synthetic_truth", "check_inputs", "qc", "group_mask", "decompose"]:
         assert jobs[rule] == 1, jobs
+    assert jobs["extract_regions"] == 1 and jobs["provenance"] == 1
 
 
 @pytest.mark.parametrize(
@@ -45,10 +47,14 @@ def test_default_config_fans_out_over_twenty_subjects_in_two_batches(tmp_path):
         ({"regions": {"extractor": "blobs"}}, "'blobs' is not one of"),
         ({"data": {"n_subjects": 0}}, "0 is less than the minimum of 1"),
         ({"connectivity": {"kinds": ["corr"]}}, "'corr' is not one of"),
+        ({"confounds": {"strategy": "aroma"}}, "'aroma' is not one of"),
         ({"figures": {"network": 3}}, "figures.network=3 but decomposition.n_components=3"),
         ({"regions": {"threshold": 9}}, "regions.threshold=9 with ratio_n_voxels"),
+        ({"confounds": {"high_pass": 0.1, "low_pass": 0.01}}, "high_pass=0.1 Hz must be below"),
+        ({"data": {"source": "fmriprep"}}, "data.fmriprep.dir is not set"),
+        ({"mask": {"source": "fmriprep"}}, "mask.source 'fmriprep' needs data.source 'fmriprep'"),
         ({"typo_section": 1}, "'typo_section' was unexpected"),
-        ({"subjects_per_job": 0}, "0 is less than the minimum of 1"),
+        ({"subjects_per_job": 2}, "'subjects_per_job' was unexpected"),
     ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, override, message):
@@ -60,13 +66,12 @@ def test_bad_config_fails_before_any_job(tmp_path, override, message):
 
 def test_nested_command_line_overrides_are_typed(tmp_path):
     write_config(tmp_path)
-    result = snakemake(
-        tmp_path, "-n", "--config", "decomposition={alpha: 2.5, n_components: 3}", check=False
-    )
+    args = ["decomposition={alpha: 2.5, n_components: 3}", "figures={background: null}"]
+    result = snakemake(tmp_path, "-n", "--config", *args, check=False)
     assert result.returncode == 0, result.stderr
 
 
-def test_local_source_discovers_subjects(tmp_path, tiny_run):
+def test_local_source_discovers_runs(tmp_path, tiny_run):
     data = tiny_run / "data" / "synthetic"
     local = {
         "func": f"{data}/sub-{{subject}}{FUNC_SUFFIX}",
@@ -74,7 +79,7 @@ def test_local_source_discovers_subjects(tmp_path, tiny_run):
     }
     write_config(tmp_path, {"data": {"source": "local", "local": local}})
     jobs = planned_jobs(tmp_path)
-    assert jobs["load_subject"] == -(-TINY["data"]["n_subjects"] // TINY["subjects_per_job"])
+    assert jobs["load_subject"] == N
     assert "synthetic_subject" not in jobs
 
 
@@ -86,7 +91,6 @@ def test_tiny_run_writes_every_contract_output(tiny_run):
     config = yaml.safe_load((tiny_run / "config.yaml").read_text())
     n_components = config["decomposition"]["n_components"]
     n_volumes = config["data"]["synthetic"]["n_volumes"]
-    subjects = [f"{i:02d}" for i in range(1, config["data"]["n_subjects"] + 1)]
 
     mask, mask_img = _load(results / "group" / "mask.nii.gz")
     assert mask.dtype == np.uint8 and mask.ndim == 3 and set(np.unique(mask)) == {0, 1}
@@ -104,56 +108,91 @@ def test_tiny_run_writes_every_contract_output(tiny_run):
     np.testing.assert_array_equal(table[:, 0], np.arange(1, n_regions + 1))
     np.testing.assert_array_equal(table[:, 2], (regions != 0).sum(axis=(0, 1, 2)))
 
-    for subject in subjects:
-        folder = results / "subjects" / f"sub-{subject}"
-        ts_header, ts = read_tsv(folder / "timeseries.tsv")
+    atlas, _ = _load(results / "group" / "atlas-netregions_dseg.nii.gz")
+    assert atlas.dtype.kind == "i" and set(np.unique(atlas)) <= set(range(n_regions + 1))
+    atlas_rows = read_table(results / "group" / "atlas-netregions_dseg.tsv")
+    assert [int(r["index"]) for r in atlas_rows] == list(range(1, n_regions + 1))
+
+    for run in RUNS:
+        folder = results / run.split("_")[0] / "func"
+        ts_header, ts = read_tsv(folder / f"{run}_seg-netregions_timeseries.tsv")
         assert ts_header == [str(i) for i in range(1, n_regions + 1)]
         assert ts.shape == (n_volumes, n_regions)
         np.testing.assert_allclose(ts.std(axis=0, ddof=1), 1, atol=1e-4)
-        _, corr = read_tsv(folder / "connectome_correlation.tsv")
+        sidecar = json.loads((folder / f"{run}_seg-netregions_timeseries.json").read_text())
+        assert sidecar["SamplingFrequency"] == 0.5 and sidecar["ConfoundStrategy"] == "columns"
+        assert sidecar["NumberOfVolumesKept"] == n_volumes
+        assert len(sidecar["ConfoundColumns"]) == 15
+        _, corr = read_tsv(folder / f"{run}_seg-netregions_stat-correlation_relmat.tsv")
         assert corr.shape == (n_regions, n_regions)
         np.testing.assert_allclose(corr, corr.T, atol=1e-6)
         np.testing.assert_array_equal(np.diag(corr), 1)
+        relmat = json.loads(
+            (folder / f"{run}_seg-netregions_stat-correlation_relmat.json").read_text()
+        )
+        assert relmat["RelationshipMeasure"] == "Pearson correlation coefficient"
 
     _, mean = read_tsv(results / "group" / "connectome_correlation_mean.tsv")
     assert mean.shape == (n_regions, n_regions)
 
-    for name in ["components", "regions", "matrix", "connectome", "network_1", "network_1_regions"]:
+    qc = read_table(results / "group" / "qc.tsv")
+    assert [row["run"] for row in qc] == RUNS
+    assert list(qc[0])[:7] == [
+        "run",
+        "subject",
+        "n_volumes",
+        "n_censored",
+        "mean_fd",
+        "included",
+        "reason",
+    ]
+    assert all(row["included"] == "true" and row["reason"] == "" for row in qc)
+    assert {row["group"] for row in qc} == {"child", "adult"}  # the participants' columns
+
+    description = json.loads((results / "dataset_description.json").read_text())
+    assert description["DatasetType"] == "derivative"
+    assert description["GeneratedBy"][0]["Name"] == "netregions"
+
+    names = ["components", "regions", "matrix", "connectome", "network_1", "network_1_regions"]
+    for name in [*names, "qc_motion", "qcfc"]:
         image = mpimg.imread(results / "figures" / f"{name}.png")
         assert image.shape[0] > 200 and image[..., :3].std() > 0.05
 
     for rule in ["check_inputs", "group_mask", "decompose", "extract_regions", "plot_regions"]:
-        bench = (results / "benchmarks" / f"{rule}.tsv").read_text().splitlines()
+        bench = (results / "benchmarks" / rule / "job.tsv").read_text().splitlines()
         assert bench[0].startswith("s\th:m:s\tmax_rss") and len(bench) == 2
-    batches = ["sub-01_to_sub-02", "sub-03"]  # two subjects per job (TINY)
-    for stage in ["load_subject", "preprocess_subject", "subject_timeseries"]:
-        # Snakemake's file per batch job, and one per subject (the contract's names): the
-        # batch's own timing files, or Snakemake's for the one-subject batch sub-03
+    for stage in ["load_subject", "preprocess_subject"]:
         files = sorted(p.stem for p in (results / "benchmarks" / stage).iterdir())
-        assert files == ["sub-01", "sub-01_to_sub-02", "sub-02", "sub-03"]
-        assert sorted(p.stem for p in (results / "logs" / stage).iterdir()) == batches
-        for name in files:
-            bench = (results / "benchmarks" / stage / f"{name}.tsv").read_text().splitlines()
-            assert bench[0].startswith("s\th:m:s\tmax_rss") and len(bench) == 2
-    log = (results / "logs" / "preprocess_subject" / "sub-01_to_sub-02.log").read_text()
-    assert "sub-01 done in" in log and "sub-02 done in" in log
-    for rule, wildcard in [("load_subject", "sub-03"), ("connectivity", "correlation")]:
-        bench = (results / "benchmarks" / rule / f"{wildcard}.tsv").read_text().splitlines()
-        assert bench[0].startswith("s\th:m:s\tmax_rss") and len(bench) == 2
+        assert files == RUNS
 
     provenance = json.loads((results / "provenance.json").read_text())
     assert provenance["config"]["decomposition"]["n_components"] == n_components
     assert provenance["packages"]["numpy"] == np.__version__
-    assert set(provenance["inputs"]) == set(subjects)
-    assert provenance["inputs"]["01"]["func"]["bytes"] > 0
+    assert set(provenance["inputs"]) == set(RUNS)
+    assert provenance["inputs"][RUNS[0]]["bold"]["bytes"] > 0
     assert provenance["start"] <= provenance["end"]
+
+
+def test_intermediates_stay_within_the_disk_budget(tiny_run):
+    # beyond the results, only in-mask float32 data and small files are kept (no decoded run)
+    results = tiny_run / "results"
+    inputs = sum(p.stat().st_size for p in (tiny_run / "data" / "synthetic").glob("*_bold.nii.gz"))
+    work = sum(p.stat().st_size for p in (results / "work").rglob("*") if p.is_file())
+    assert work < 0.6 * inputs, (work, inputs)
 
 
 def test_report_bundles_every_figure(tiny_run):
     snakemake(tiny_run, "--report", "results/report.html")
     html = (tiny_run / "results" / "report.html").read_text()
-    for name in ["components", "regions", "matrix", "connectome", "network_1", "network_1_regions"]:
+    for name in ["components", "regions", "matrix", "connectome", "network_1", "qc_motion", "qcfc"]:
         assert f"{name}.png" in html
+
+
+def test_noop_rerun_leaves_provenance_alone(tiny_run):
+    path = tiny_run / "results" / "provenance.json"
+    before = path.stat().st_mtime_ns
+    snakemake(tiny_run, "--cores", "1")
+    assert path.stat().st_mtime_ns == before
 
 
 def test_tiny_run_recovers_the_planted_networks(tiny_run):
@@ -177,13 +216,18 @@ def test_tiny_run_recovers_the_planted_networks(tiny_run):
     assert others.max() < 0.25, corr.round(2)
 
 
-def test_bad_input_stops_the_run_with_a_message_naming_it(tmp_path, tiny_run):
+def _local_copy(tmp_path, tiny_run, subjects=("01", "02", "03")):
     source = tiny_run / "data" / "synthetic"
     data = tmp_path / "data"
     data.mkdir()
-    for subject in ("01", "02"):
+    for subject in subjects:
         for suffix in (FUNC_SUFFIX, CONFOUNDS_SUFFIX):
             shutil.copy(source / f"sub-{subject}{suffix}", data)
+    return data
+
+
+def test_bad_input_stops_the_run_with_a_message_naming_it(tmp_path, tiny_run):
+    data = _local_copy(tmp_path, tiny_run, ("01", "02"))
     confounds = data / f"sub-02{CONFOUNDS_SUFFIX}"
     confounds.write_text("\n".join(confounds.read_text().splitlines()[:-3]) + "\n")
     local = {
@@ -194,17 +238,13 @@ def test_bad_input_stops_the_run_with_a_message_naming_it(tmp_path, tiny_run):
     result = snakemake(tmp_path, "--cores", "1", check=False)
     assert result.returncode != 0
     n_volumes = TINY["data"]["synthetic"]["n_volumes"]
-    expected = f"sub-02: confounds have {n_volumes - 3} rows but the BOLD run has {n_volumes}"
-    assert expected in result.stdout + result.stderr
+    out = result.stdout + result.stderr
+    assert "sub-02_task-pixar" in out and f"{n_volumes - 3}" in out and str(confounds) in out
     assert not (tmp_path / "results" / "group").exists()  # stopped before any group step
 
 
-def test_corrupt_run_fails_its_batch_naming_the_subject_and_leaves_no_output(tmp_path, tiny_run):
-    source = tiny_run / "data" / "synthetic"
-    data = tmp_path / "data"
-    data.mkdir()
-    for subject in ("01", "02", "03"):
-        shutil.copy(source / f"sub-{subject}{FUNC_SUFFIX}", data)
+def test_corrupt_run_fails_its_job_naming_the_run_and_leaves_no_output(tmp_path, tiny_run):
+    data = _local_copy(tmp_path, tiny_run)
     bold = data / f"sub-02{FUNC_SUFFIX}"
     raw = bytearray(bold.read_bytes())
     raw[len(raw) // 2 : len(raw) // 2 + 64] = bytes(64)  # the header still reads: check passes
@@ -213,11 +253,8 @@ def test_corrupt_run_fails_its_batch_naming_the_subject_and_leaves_no_output(tmp
     write_config(tmp_path, {"data": {"source": "local", "local": local}})
     result = snakemake(tmp_path, "--cores", "1", "--keep-going", check=False)
     assert result.returncode != 0
-    log = (tmp_path / "results" / "logs" / "load_subject" / "sub-01_to_sub-02.log").read_text()
-    assert f"sub-02: cannot decode image data of {bold}" in log
-    subjects = tmp_path / "results" / "subjects"
-    # the failed batch (sub-01, sub-02) leaves nothing, although sub-01 was decoded first;
-    # the other batch (sub-03) finished
-    assert not any((subjects / "sub-01").glob("*"))
-    assert not (subjects / "sub-02" / "bold.npy").exists()
-    assert (subjects / "sub-03" / "bold.npy").exists()
+    log = (tmp_path / "results" / "logs" / "load_subject" / "sub-02_task-pixar.log").read_text()
+    assert f"sub-02_task-pixar: cannot decode image data of {bold}" in log
+    work = tmp_path / "results" / "work"
+    assert not any((work / "sub-02_task-pixar").glob("*"))
+    assert (work / "sub-03_task-pixar" / "stats.json").exists()

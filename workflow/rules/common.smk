@@ -1,186 +1,335 @@
-# Glue only: config validation, subject discovery, path helpers and input functions.
-# Anything with logic lives in the netregions package (netregions.workflow).
+# Glue only: config validation, run discovery, path helpers and input functions.
+# Anything with logic lives in the netregions package (netregions.config, netregions.inputs).
 
-import datetime
+import os
 
 from snakemake.utils import validate
 
-from netregions import workflow as nrw
+from netregions import bids, inputs
+from netregions import config as settings
 
-RUN_START = datetime.datetime.now(datetime.timezone.utc)
-nrw.skip_exit_collections()  # else exit spends 0.3 s collecting the DAG (netregions.workflow)
+settings.coerce_cli_strings(
+    config, settings.load_schema(workflow.source_path("../schemas/config.schema.yaml"))
+)
 
-nrw.coerce_cli_strings(config, f"{workflow.current_basedir}/../schemas/config.schema.yaml")
+
 validate(config, schema="../schemas/config.schema.yaml")
-nrw.check_config(config)
+settings.check_config(config)
 
 R = config["results_dir"]
-INPUTS = nrw.discover_inputs(config)
-SUBJECTS = sorted(INPUTS)
-# per-subject stages run one job per batch of subjects: {"sub-01_to_sub-10": ["01", ...], ...}
-BATCHES = nrw.subject_batches(SUBJECTS, config["subjects_per_job"])
+DATA = config["data"]
+SOURCE = DATA["source"]
+# the development source learns its subjects from a participants table a job downloads
+RUNS = {} if SOURCE == "development" else inputs.discover_runs(DATA)
+PARTICIPANTS = inputs.participants_path(DATA)
+settings.check_participants(config, PARTICIPANTS)
+EXCLUDING = any(limit is not None for limit in config["qc"].values())
 # the figures show the mean correlation, so it is always computed
 KINDS = list(dict.fromkeys([*config["connectivity"]["kinds"], "correlation"]))
+RUN_KINDS = [kind for kind in KINDS if kind != "tangent"]
+N_SEEDS = config["decomposition"]["n_runs"]
+COMPARE = config["group_comparison"]["column"]
+DEC, TS, CONF = config["decomposition"], config["timeseries"], config["confounds"]
+MASK, REG, FIG, GC = (
+    config["mask"],
+    config["regions"],
+    config["figures"],
+    config["group_comparison"],
+)
 
 
 wildcard_constraints:
+    run="sub-[A-Za-z0-9]+(_[a-z]+-[A-Za-z0-9]+)*",
+    rundir="sub-[A-Za-z0-9]+(/ses-[A-Za-z0-9]+)?/func",
     subject="[A-Za-z0-9]+",
-    kind="|".join(k.replace(" ", "_") for k in KINDS),
-
-
-def subject_path(name):
-    """Per-subject output path (with the {subject} wildcard)."""
-    return f"{R}/subjects/sub-{{subject}}/{name}"
-
-
-def group_path(name):
-    """Group-level output path."""
-    return f"{R}/group/{name}"
-
-
-def log_path(rule_name, per_subject=False):
-    """Log file of a rule (one per subject for fan-out rules)."""
-    return (
-        f"{R}/logs/{rule_name}/sub-{{subject}}.log" if per_subject else f"{R}/logs/{rule_name}.log"
-    )
-
-
-def bench_path(rule_name, per_subject=False):
-    """Snakemake benchmark file of a rule, as the contract names it."""
-    if per_subject:
-        return f"{R}/benchmarks/{rule_name}/sub-{{subject}}.tsv"
-    return f"{R}/benchmarks/{rule_name}.tsv"
-
-
-def expand_subjects(pattern, subjects=None):
-    """A per-subject path for every subject (or for the given ones)."""
-    return expand(pattern, subject=SUBJECTS if subjects is None else subjects)
-
-
-def batch_log(rule_name, batch):
-    """Log file of one batch job of a per-subject stage."""
-    return f"{R}/logs/{rule_name}/{batch}.log"
-
-
-def batch_bench(rule_name, batch):
-    """Benchmark file of one batch job (sub-{subject}.tsv when a batch is one subject)."""
-    return f"{R}/benchmarks/{rule_name}/{batch}.tsv"
-
-
-def batch_timings(rule_name, subjects):
-    """Per-subject timing files of a batch job, as the contract names benchmark files.
-
-    A one-subject batch has none: its Snakemake benchmark file already has that name.
-    """
-    if len(subjects) == 1:
-        return []
-    return [f"{R}/benchmarks/{rule_name}/sub-{s}.tsv" for s in subjects]
-
-
-def batch_funcs(subjects):
-    return [INPUTS[s]["func"] for s in subjects]
-
-
-def batch_confounds(subjects):
-    """Confounds file per subject, None for a subject without one."""
-    return [INPUTS[s]["confounds"] for s in subjects]
-
-
-def development_url(wildcards):
-    """Download URL template (a function, so that Snakemake leaves its {key} alone)."""
-    return config["data"]["development"]["url"]
-
-
-def all_inputs():
-    """Every BOLD run and confounds file (for the input check)."""
-    paths = [INPUTS[s]["func"] for s in SUBJECTS]
-    return paths + [INPUTS[s]["confounds"] for s in SUBJECTS if INPUTS[s]["confounds"]]
+    kind="[a-z_]+",
+    seed="[0-9]+",
 
 
 def kind_name(kind):
-    """File-name form of a connectivity kind ('partial correlation' -> partial_correlation)."""
+    """A kind in group file names: spaces as underscores ('partial_correlation')."""
     return kind.replace(" ", "_")
 
 
-def kind_from_name(wildcards):
-    """Connectivity kind of a {kind} wildcard (the inverse of kind_name)."""
-    return wildcards.kind.replace("_", " ")
+def kind_stat(kind):
+    """A kind in BIDS stat entities: no separator ('partialcorrelation')."""
+    return kind.replace(" ", "")
 
 
-def connectome_outputs():
-    """Per-subject connectome files of every kind."""
-    return expand(
-        subject_path("connectome_{kind}.tsv"), subject=SUBJECTS, kind=map(kind_name, KINDS)
-    )
+# --------------------------------------------------------------------------- runs
 
 
-def mean_connectome_outputs():
-    return expand(group_path("connectome_{kind}_mean.tsv"), kind=map(kind_name, KINDS))
+def all_runs():
+    """Every run of the configured source: {name: netregions.bids.Run}."""
+    if SOURCE != "development":
+        return RUNS
+    from netregions.data.development import select_subjects
+
+    table = checkpoints.download_participants.get().output.table
+    dev = DATA["development"]
+    subjects = select_subjects(table, DATA["n_subjects"], dev["age_group"])
+    runs = inputs.development_runs(dev["data_dir"], subjects)
+    return {r.name: r for r in sorted(runs, key=lambda r: r.name)}
 
 
-def mem_mb(factor, floor, n_subjects=1):
-    """Memory request: `factor` x the input size (MB), at least `floor`, more on retries.
+def included_runs():
+    """The runs that the group steps use: every run, less those excluded by the qc rules."""
+    runs = all_runs()
+    if not EXCLUDING:
+        return runs
+    from netregions.qc import included_runs as read_included
 
-    Batch jobs hold one subject at a time: their input size is divided by `n_subjects`.
-    """
-
-    def request(wildcards, input, attempt):
-        return max(int(factor * input.size_mb / n_subjects), floor) * attempt
-
-    return request
-
-
-def runtime_min(base, mb_per_minute):
-    """Time request (minutes): `base` plus one minute per `mb_per_minute` MB of input."""
-
-    def request(wildcards, input, attempt):
-        return (base + int(input.size_mb / mb_per_minute)) * attempt
-
-    return request
+    kept = read_included(checkpoints.qc.get().output.table)
+    return {name: run for name, run in runs.items() if name in kept}
 
 
-def all_outputs():
-    """Every final output of the workflow (the default target)."""
+def run_of(wildcards):
+    return all_runs()[wildcards.run]
+
+
+def run_files(*keys):
+    """Input function: the named files of the job's run that exist (e.g. no sidecar)."""
+
+    def files(wildcards):
+        run = run_of(wildcards)
+        return {key: getattr(run, key) for key in keys if getattr(run, key)}
+
+    return files
+
+
+def for_runs(pattern, runs):
+    """A {run}/{rundir} path pattern for each of the given runs."""
+    names = list(runs)
+    dirs = [runs[name].directory for name in names]
+    return expand(pattern, zip, run=names, rundir=dirs)
+
+
+def run_table(runs):
+    """Run name -> subject, session, task and files, for steps that need them (params)."""
+    return {
+        name: {
+            "subject": run.subject,
+            "session": run.session,
+            "task": run.task,
+            "bold": run.bold,
+            "confounds": run.confounds,
+            "sidecar": run.sidecar,
+        }
+        for name, run in runs.items()
+    }
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def work(name):
+    """Per-run intermediate file (not a result), under results_dir/work/<run>/."""
+    return f"{R}/work/{{run}}/{name}"
+
+
+def group(name):
+    return f"{R}/group/{name}"
+
+
+def figure(name):
+    return f"{R}/figures/{name}"
+
+
+def derivative(suffix, extension, **entities):
+    """Per-run BIDS-derivative result: results_dir/sub-<l>/[ses-<l>/]func/<run>_..."""
+    name = bids.format_bids_name({"sub": "RUN", **entities}, suffix, extension)
+    return f"{R}/{{rundir}}/{{run}}{name.removeprefix('sub-RUN')}"
+
+
+def job_name(*wildcards):
+    """A job's file name in logs/ and benchmarks/: its wildcards as folders, or 'job'."""
+    return os.path.join(*(f"{{{w}}}" for w in wildcards)) if wildcards else "job"
+
+
+def logs(rule, *wildcards):
+    """Log file of a rule's job (one per wildcard combination)."""
+    return f"{R}/logs/{rule}/{job_name(*wildcards)}.log"
+
+
+def bench(rule, *wildcards):
+    """Snakemake benchmark file of a rule's job."""
+    return f"{R}/benchmarks/{rule}/{job_name(*wildcards)}.tsv"
+
+
+def run_memory(stage):
+    """mem_mb of a job of ``stage``, from its inputs' headers and shapes, more on retries."""
+
+    def mem_mb(wildcards, input, attempt):
+        from netregions.resources import memory_mb
+
+        return memory_mb(stage, dict(input.items())) * attempt
+
+    return mem_mb
+
+
+def run_runtime(minutes):
+    """runtime (minutes) of a job, more on retries."""
+
+    def runtime(wildcards, attempt):
+        return minutes * attempt
+
+    return runtime
+
+
+def design_settings():
+    """The denoising settings that decide confounds and censoring (params)."""
+    conf = config["confounds"]
+    keys = ("strategy", "columns", "fd_threshold", "std_dvars_threshold")
+    return {key: conf[key] for key in keys}
+
+
+def participants_input(wildcards=None):
+    """The participants table as an input, when the source has one."""
+    return {"participants": PARTICIPANTS} if PARTICIPANTS else {}
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def timeseries_outputs(runs):
+    return for_runs(derivative("timeseries", ".tsv", seg="netregions"), runs)
+
+
+def relmat(kind, extension=".tsv"):
+    """Path pattern of a run's connectome of one kind (or of its sidecar)."""
+    return derivative("relmat", extension, seg="netregions", stat=kind_stat(kind))
+
+
+def relmat_outputs(runs, kinds):
+    return [path for kind in kinds for path in for_runs(relmat(kind), runs)]
+
+
+def final_outputs(wildcards):
+    """Every result of the workflow (the default target)."""
+    runs = included_runs()
     network = config["figures"]["network"]
-    return [
+    outputs = [
         f"{R}/inputs.tsv",
-        group_path("mask.nii.gz"),
-        group_path("components.nii.gz"),
-        group_path("regions.nii.gz"),
-        group_path("regions.tsv"),
-        *expand_subjects(subject_path("timeseries.tsv")),
-        *connectome_outputs(),
-        *mean_connectome_outputs(),
+        f"{R}/dataset_description.json",
+        group("qc.tsv"),
+        group("mask.nii.gz"),
+        group("components.nii.gz"),
+        group("regions.nii.gz"),
+        group("regions.tsv"),
+        group("atlas-netregions_dseg.nii.gz"),
+        group("atlas-netregions_dseg.tsv"),
+        group("qcfc.tsv"),
+        *expand(group("connectome_{kind}_mean.tsv"), kind=map(kind_name, KINDS)),
+        *timeseries_outputs(runs),
+        *relmat_outputs(runs, KINDS),
         *figure_outputs(network),
+    ]
+    if N_SEEDS > 1:
+        outputs += [group("stability.tsv"), figure("stability.png")]
+    if config["dual_regression"]:
+        outputs += for_runs(derivative("components", ".nii.gz", desc="dualreg"), runs)
+    if COMPARE:
+        outputs += [group("classification.tsv"), figure("classification.png")]
+        outputs += expand(
+            group("edges_{kind}.tsv"), kind=map(kind_name, config["connectivity"]["kinds"])
+        )
+    return outputs
+
+
+def figure_outputs(network):
+    return [
+        figure("components.png"),
+        figure("regions.png"),
+        figure("matrix.png"),
+        figure("connectome.png"),
+        figure(f"network_{network}.png"),
+        figure(f"network_{network}_regions.png"),
+        figure("qc_motion.png"),
+        figure("qcfc.png"),
     ]
 
 
 def figure_background():
     """Figure background: a user template if given, else the data's mean EPI."""
-    return config["figures"]["background"] or group_path("mean_epi.nii.gz")
+    return config["figures"]["background"] or group("mean_epi.nii.gz")
 
 
-def figure_outputs(network):
-    return [
-        f"{R}/figures/components.png",
-        f"{R}/figures/regions.png",
-        f"{R}/figures/matrix.png",
-        f"{R}/figures/connectome.png",
-        f"{R}/figures/network_{network}.png",
-        f"{R}/figures/network_{network}_regions.png",
-    ]
+# --------------------------------------------------------------------------- input functions
 
 
-onsuccess:
-    nrw.write_provenance(
-        f"{R}/provenance.json",
-        config=config,
-        inputs=INPUTS,
-        start=RUN_START,
-        workflow_dir=workflow.basedir,
-    )
-    nrw.release_scheduler_timers()  # else exit waits up to 1 s (netregions.workflow)
+def download_url(wildcards):
+    """The URL template (a function, so that Snakemake leaves its {key} alone)."""
+    return DATA["development"]["url"]
 
 
-onerror:
-    nrw.release_scheduler_timers()
+def check_inputs_files(wildcards):
+    runs = all_runs().values()
+    return {
+        "bold": [run.bold for run in runs],
+        "confounds": [run.confounds for run in runs if run.confounds],
+        **participants_input(),
+    }
+
+
+def check_inputs_runs(wildcards):
+    return run_table(all_runs())
+
+
+def same_smoothing():
+    """The time series reuse the decomposition's smoothed series when the FWHMs agree."""
+    return (DEC["smoothing_fwhm"] or 0) == (TS["smoothing_fwhm"] or 0)
+
+
+def timeseries_inputs(wildcards):
+    """The run's kept series, or its BOLD file when the smoothing differs."""
+    files = run_files("confounds")(wildcards)
+    if not same_smoothing():
+        files.update(run_files("bold")(wildcards), mask=group("mask.nii.gz"))
+    return files
+
+
+def qc_inputs(wildcards):
+    runs = all_runs()
+    return {
+        "stats": [f"{R}/work/{name}/stats.json" for name in runs],
+        "confounds": [run.confounds for run in runs.values() if run.confounds],
+        **participants_input(),
+    }
+
+
+def included_timeseries(wildcards):
+    return timeseries_outputs(included_runs())
+
+
+def included_subjects(wildcards):
+    return [run.subject for run in included_runs().values()]
+
+
+def included_names(wildcards):
+    return list(included_runs())
+
+
+def group_mask_inputs(wildcards):
+    runs = included_runs()
+    files = {"means": [f"{R}/work/{name}/mean.nii.gz" for name in runs]}
+    if MASK["source"] == "fmriprep":
+        files["brain_masks"] = [run.brain_mask for run in runs.values()]
+    return files
+
+
+def included_reduced(wildcards):
+    return [f"{R}/work/{name}/reduced.npy" for name in included_runs()]
+
+
+def method_settings():
+    """The decomposition keys that change the maps of the configured method (params)."""
+    keys = {
+        "dictlearning": ("alpha", "batch_size", "n_epochs"),
+        "canica": ("canica_threshold", "canica_n_init"),
+    }
+    return {key: DEC[key] for key in keys[DEC["method"]]}
+
+
+def kind_of(wildcards):
+    """The connectivity kind of a {kind} file name ('partial_correlation' -> 'partial correlation')."""
+    return wildcards.kind.replace("_", " ")

@@ -1,27 +1,27 @@
-# Connectivity (fan-in: tangent needs the whole group). One job per kind, so that adding a kind
-# to connectivity.kinds runs only that kind.
+# Group connectomes (fan-in: one job per kind, so adding a kind runs only that kind).
 
 
 rule connectivity:
-    """Connectivity matrices of one kind, every subject and the mean (netregions.connectome)."""
+    """The group connectome of one kind (netregions.steps.connectivity)."""
     input:
-        timeseries=expand_subjects(subject_path("timeseries.tsv")),
+        timeseries=included_timeseries,
     output:
-        subjects=expand(subject_path("connectome_{kind}.tsv"), subject=SUBJECTS, allow_missing=True),
-        mean=group_path("connectome_{kind}_mean.tsv"),
+        mean=group("connectome_{kind}_mean.tsv"),
+        reference=f"{R}/work/connectivity/{{kind}}.npy",
     log:
-        f"{R}/logs/connectivity/{{kind}}.log",
+        logs("connectivity", "kind"),
     benchmark:
-        f"{R}/benchmarks/connectivity/{{kind}}.tsv"
+        bench("connectivity", "kind")
     priority: 1
     conda:
         "../../envs/netregions.yaml"
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=10,
+        runtime=30,
     params:
-        subjects=SUBJECTS,
-        kind=kind_from_name,
+        kind=kind_of,
+        runs=included_names,
+        subjects=included_subjects,
     script:
         "../scripts/connectivity.py"

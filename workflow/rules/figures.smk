@@ -1,66 +1,61 @@
 # Figures (matplotlib, no nilearn); each PNG is a report item with a caption.
 
-FIG = config["figures"]
 NETWORK = FIG["network"]
 
 
 rule plot_components:
-    """All network maps as filled contours (netregions.plotting.plot_components)."""
+    """All network maps as filled contours (netregions.steps.plot_components)."""
     input:
-        components=rules.decompose.output[0],
+        components=group("components.nii.gz"),
         background=figure_background(),
     output:
-        report(
-            f"{R}/figures/components.png",
-            caption="../report/components.rst",
-            category="1. Networks",
+        figure=report(
+            figure("components.png"), caption="../report/components.rst", category="1. Networks"
         ),
     log:
-        log_path("plot_components"),
+        logs("plot_components"),
     benchmark:
-        bench_path("plot_components")
+        bench("plot_components")
     conda:
         "../../envs/netregions.yaml"
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=1000,
         runtime=10,
     script:
         "../scripts/plot_components.py"
 
 
 rule plot_regions:
-    """All regions, and one network with its regions (netregions.plotting.plot_region_figures)."""
+    """All regions, and one network with its regions (netregions.steps.plot_regions)."""
     input:
-        components=rules.decompose.output[0],
+        components=group("components.nii.gz"),
         regions=rules.extract_regions.output.regions,
         table=rules.extract_regions.output.table,
         background=figure_background(),
     output:
-        regions=report(
-            f"{R}/figures/regions.png",
-            caption="../report/regions.rst",
-            category="2. Regions",
+        regions_figure=report(
+            figure("regions.png"), caption="../report/regions.rst", category="2. Regions"
         ),
         network_map=report(
-            f"{R}/figures/network_{NETWORK}.png",
+            figure(f"network_{NETWORK}.png"),
             caption="../report/network.rst",
             category="1. Networks",
         ),
         network_regions=report(
-            f"{R}/figures/network_{NETWORK}_regions.png",
+            figure(f"network_{NETWORK}_regions.png"),
             caption="../report/network_regions.rst",
             category="2. Regions",
         ),
     log:
-        log_path("plot_regions"),
+        logs("plot_regions"),
     benchmark:
-        bench_path("plot_regions")
+        bench("plot_regions")
     conda:
         "../../envs/netregions.yaml"
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=1000,
         runtime=10,
     params:
         network=NETWORK,
@@ -69,34 +64,85 @@ rule plot_regions:
 
 
 rule plot_connectome:
-    """Group mean correlation as a matrix and on a glass brain (netregions.plotting)."""
+    """Group mean correlation as a matrix and on a glass brain (netregions.steps.plot_connectome)."""
     input:
-        connectome=group_path("connectome_correlation_mean.tsv"),
+        connectome=group("connectome_correlation_mean.tsv"),
         table=rules.extract_regions.output.table,
         mask=rules.group_mask.output.mask,
     output:
-        matrix=report(
-            f"{R}/figures/matrix.png",
-            caption="../report/matrix.rst",
-            category="3. Connectome",
+        matrix_figure=report(
+            figure("matrix.png"), caption="../report/matrix.rst", category="3. Connectome"
         ),
-        connectome=report(
-            f"{R}/figures/connectome.png",
-            caption="../report/connectome.rst",
-            category="3. Connectome",
+        connectome_figure=report(
+            figure("connectome.png"), caption="../report/connectome.rst", category="3. Connectome"
         ),
     log:
-        log_path("plot_connectome"),
+        logs("plot_connectome"),
     benchmark:
-        bench_path("plot_connectome")
+        bench("plot_connectome")
     priority: 1
+    conda:
+        "../../envs/netregions.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        edge_threshold=FIG["edge_threshold"],
+    script:
+        "../scripts/plot_connectome.py"
+
+
+rule plot_qc:
+    """Motion of every run and QC-FC (netregions.steps.plot_qc)."""
+    input:
+        qc=rules.qc.output.table,
+        motion=rules.qc.output.motion,
+        qcfc=rules.qcfc.output.table,
+        values=rules.qcfc.output.values,
+    output:
+        motion_figure=report(
+            figure("qc_motion.png"),
+            caption="../report/qc_motion.rst",
+            category="4. Quality control",
+        ),
+        qcfc_figure=report(
+            figure("qcfc.png"), caption="../report/qcfc.rst", category="4. Quality control"
+        ),
+    log:
+        logs("plot_qc"),
+    benchmark:
+        bench("plot_qc")
+    conda:
+        "../../envs/netregions.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        fd_threshold=config["confounds"]["fd_threshold"],
+        max_mean_fd=config["qc"]["max_mean_fd"],
+    script:
+        "../scripts/plot_qc.py"
+
+
+rule plot_stability:
+    """Stability index of each consensus network (netregions.steps.plot_stability)."""
+    input:
+        stability=group("stability.tsv"),
+    output:
+        figure=report(
+            figure("stability.png"), caption="../report/stability.rst", category="1. Networks"
+        ),
+    log:
+        logs("plot_stability"),
+    benchmark:
+        bench("plot_stability")
     conda:
         "../../envs/netregions.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=10,
-    params:
-        edge_threshold=FIG["edge_threshold"],
     script:
-        "../scripts/plot_connectome.py"
+        "../scripts/plot_stability.py"

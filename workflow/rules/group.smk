@@ -1,28 +1,26 @@
-# Group steps (fan-in): group mask and the decomposition into network maps.
-
-MASK = config["mask"]
+# Group steps (fan-in over the included runs): group mask, decomposition, regions.
 
 
 rule group_mask:
-    """EPI mask of every subject, their intersection, the mean EPI (netregions.masking)."""
+    """Every run's brain mask and their combination; the mean EPI (netregions.steps.group_mask)."""
     input:
-        means=expand_subjects(subject_path("mean.nii.gz")),
+        unpack(group_mask_inputs),
     output:
-        mask=group_path("mask.nii.gz"),
-        mean=group_path("mean_epi.nii.gz"),
-        subject_masks=expand_subjects(subject_path("mask.nii.gz")),
+        mask=group("mask.nii.gz"),
+        mean_epi=group("mean_epi.nii.gz"),
     log:
-        log_path("group_mask"),
+        logs("group_mask"),
     benchmark:
-        bench_path("group_mask")
+        bench("group_mask")
     conda:
         "../../envs/netregions.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb(10, 500),
-        runtime=10,
+        mem_mb=run_memory("group_mask"),
+        runtime=30,
     params:
-        subjects=SUBJECTS,
+        runs=included_names,
+        source=MASK["source"],
         lower_cutoff=MASK["lower_cutoff"],
         upper_cutoff=MASK["upper_cutoff"],
         opening=MASK["opening"],
@@ -31,24 +29,117 @@ rule group_mask:
         "../scripts/group_mask.py"
 
 
-rule decompose:
-    """Network maps by dictionary learning or CanICA (netregions.decomposition.decompose)."""
+# With decomposition.n_runs > 1 the decomposition runs once per seed (each its own job) and
+# the consensus job writes the network maps; otherwise the decomposition writes them.
+if N_SEEDS == 1:
+
+    rule decompose:
+        """Network maps by dictionary learning or CanICA (netregions.steps.decompose)."""
+        input:
+            reduced=included_reduced,
+            mask=rules.group_mask.output.mask,
+        output:
+            components=group("components.nii.gz"),
+        log:
+            logs("decompose"),
+        benchmark:
+            bench("decompose")
+        conda:
+            "../../envs/netregions.yaml"
+        threads: 2
+        resources:
+            mem_mb=run_memory("decompose"),
+            runtime=120,
+        params:
+            method=DEC["method"],
+            n_components=DEC["n_components"],
+            random_state=DEC["random_state"],
+            settings=method_settings(),
+        script:
+            "../scripts/decompose.py"
+
+else:
+
+    rule decompose:
+        """One seed's network maps (netregions.steps.decompose)."""
+        input:
+            reduced=included_reduced,
+            mask=rules.group_mask.output.mask,
+        output:
+            components=f"{R}/work/decompose/seed-{{seed}}.npy",
+        log:
+            logs("decompose", "seed"),
+        benchmark:
+            bench("decompose", "seed")
+        conda:
+            "../../envs/netregions.yaml"
+        threads: 2
+        resources:
+            mem_mb=run_memory("decompose"),
+            runtime=120,
+        params:
+            method=DEC["method"],
+            n_components=DEC["n_components"],
+            random_state="{seed}",
+            settings=method_settings(),
+        script:
+            "../scripts/decompose.py"
+
+    rule consensus:
+        """Stable networks of every seed, ICASSO-style (netregions.steps.consensus)."""
+        input:
+            seeds=expand(
+                rules.decompose.output.components,
+                seed=range(DEC["random_state"], DEC["random_state"] + N_SEEDS),
+            ),
+            mask=rules.group_mask.output.mask,
+        output:
+            components=group("components.nii.gz"),
+            stability=group("stability.tsv"),
+        log:
+            logs("consensus"),
+        benchmark:
+            bench("consensus")
+        conda:
+            "../../envs/netregions.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=60,
+        params:
+            method=DEC["method"],
+            n_components=DEC["n_components"],
+        script:
+            "../scripts/consensus.py"
+
+
+rule extract_regions:
+    """Regions of the network maps, as maps, table and atlas (netregions.steps.extract_regions)."""
     input:
-        reduced=expand_subjects(subject_path("reduced.npy")),
+        components=group("components.nii.gz"),
         mask=rules.group_mask.output.mask,
     output:
-        group_path("components.nii.gz"),
+        regions=group("regions.nii.gz"),
+        table=group("regions.tsv"),
+        atlas=group("atlas-netregions_dseg.nii.gz"),
+        atlas_table=group("atlas-netregions_dseg.tsv"),
+        region_maps=f"{R}/work/regions/region_maps.npy",
     log:
-        log_path("decompose"),
+        logs("extract_regions"),
     benchmark:
-        bench_path("decompose")
+        bench("extract_regions")
     conda:
         "../../envs/netregions.yaml"
-    threads: 2
+    threads: 1
     resources:
-        mem_mb=mem_mb(8, 1000),
-        runtime=runtime_min(10, 10),
+        mem_mb=run_memory("extract_regions"),
+        runtime=60,
     params:
-        settings=nrw.decomposition_settings(config),
+        threshold=REG["threshold"],
+        thresholding_strategy=REG["thresholding_strategy"],
+        extractor=REG["extractor"],
+        min_region_size=REG["min_region_size"],
+        two_sided=REG["two_sided"],
+        smoothing_fwhm=REG["smoothing_fwhm"] if REG["extractor"] == "local_regions" else None,
     script:
-        "../scripts/decompose.py"
+        "../scripts/extract_regions.py"

@@ -1,17 +1,15 @@
 # Input stage: make or fetch the dataset (synthetic, development), then check every run.
 
-SOURCE = config["data"]["source"]
-
 if SOURCE == "synthetic":
-    SYN = config["data"]["synthetic"]
+    SYN = DATA["synthetic"]
 
     rule synthetic_truth:
-        """Planted network maps of the synthetic dataset (netregions.data.synthetic.write_truth)."""
+        """Planted network maps of the synthetic dataset (netregions.steps.synthetic_truth)."""
         output:
             maps=f"{SYN['data_dir']}/truth_networks.nii.gz",
             brain=f"{SYN['data_dir']}/truth_brainmask.nii.gz",
         log:
-            log_path("synthetic_truth"),
+            logs("synthetic_truth"),
         conda:
             "../../envs/netregions.yaml"
         threads: 1
@@ -25,16 +23,34 @@ if SOURCE == "synthetic":
         script:
             "../scripts/synthetic_truth.py"
 
+    rule synthetic_participants:
+        """participants.tsv of the synthetic dataset (netregions.steps.synthetic_participants)."""
+        output:
+            table=PARTICIPANTS,
+        log:
+            logs("synthetic_participants"),
+        conda:
+            "../../envs/netregions.yaml"
+        threads: 1
+        resources:
+            mem_mb=500,
+            runtime=5,
+        params:
+            n_subjects=DATA["n_subjects"],
+            seed=SYN["seed"],
+        script:
+            "../scripts/synthetic_participants.py"
+
     rule synthetic_subject:
-        """One synthetic subject (netregions.data.synthetic.write_subject)."""
+        """One synthetic subject's run (netregions.steps.synthetic_subject)."""
         input:
             maps=rules.synthetic_truth.output.maps,
         output:
-            bold=nrw.synthetic_func_pattern(SYN["data_dir"]),
-            confounds=nrw.synthetic_confounds_pattern(SYN["data_dir"]),
+            bold=f"{SYN['data_dir']}/sub-{{subject}}{inputs.FUNC_SUFFIX}",
+            confounds=f"{SYN['data_dir']}/sub-{{subject}}{inputs.CONFOUNDS_SUFFIX}",
             truth=f"{SYN['data_dir']}/sub-{{subject}}_task-pixar_desc-truth_timeseries.tsv",
         log:
-            log_path("synthetic_subject", per_subject=True),
+            logs("synthetic_subject", "subject"),
         conda:
             "../../envs/netregions.yaml"
         threads: 1
@@ -42,6 +58,7 @@ if SOURCE == "synthetic":
             mem_mb=1000,
             runtime=10,
         params:
+            subject="{subject}",
             n_volumes=SYN["n_volumes"],
             t_r=SYN["t_r"],
             noise=SYN["noise"],
@@ -51,48 +68,62 @@ if SOURCE == "synthetic":
 
 
 if SOURCE == "development":
-    DEV = config["data"]["development"]
+    DEV = DATA["development"]
 
-    rule download_subject:
-        """Fetch one development_fmri subject (netregions.data.development.download_subject)."""
+    checkpoint download_participants:
+        """Fetch the development dataset's participants table (a local rule: needs internet)."""
         output:
-            bold=nrw.development_func_pattern(DEV["data_dir"]),
-            confounds=nrw.development_confounds_pattern(DEV["data_dir"]),
+            table=PARTICIPANTS,
         log:
-            log_path("download_subject", per_subject=True),
+            logs("download_participants"),
         retries: 2
+        localrule: True
         conda:
             "../../envs/netregions.yaml"
-        threads: 1
+        params:
+            url=DEV["participants_url"],
+        script:
+            "../scripts/download_participants.py"
+
+    rule download_subject:
+        """Fetch one development subject's run and confounds (a local rule: needs internet)."""
+        output:
+            bold=f"{DEV['data_dir']}/sub-{{subject}}{inputs.FUNC_SUFFIX}",
+            confounds=f"{DEV['data_dir']}/sub-{{subject}}{inputs.CONFOUNDS_SUFFIX}",
+        log:
+            logs("download_subject", "subject"),
+        retries: 2
+        localrule: True
+        conda:
+            "../../envs/netregions.yaml"
         resources:
             downloads=1,
-            mem_mb=500,
-            runtime=30,
         params:
-            url=development_url,
+            subject="{subject}",
+            url=download_url,
         script:
             "../scripts/download_subject.py"
 
 
 rule check_inputs:
-    """Check every run and confounds file before compute (netregions.io.check_inputs)."""
+    """Check every run and table before compute (netregions.steps.check_inputs)."""
     input:
-        all_inputs(),
+        unpack(check_inputs_files),
     output:
-        f"{R}/inputs.tsv",
+        manifest=f"{R}/inputs.tsv",
     log:
-        log_path("check_inputs"),
+        logs("check_inputs"),
     benchmark:
-        bench_path("check_inputs")
+        bench("check_inputs")
     priority: 100
     conda:
         "../../envs/netregions.yaml"
     threads: 1
     resources:
         mem_mb=500,
-        runtime=runtime_min(10, 200),
+        runtime=30,
     params:
-        inputs=INPUTS,
-        columns=config["confounds"]["columns"],
+        runs=check_inputs_runs,
+        design=design_settings(),
     script:
         "../scripts/check_inputs.py"

@@ -1,14 +1,4 @@
-# Thin wrapper: see the rule's docstring for the function it calls.
-import sys
+from netregions.steps.extract_regions import extract_regions
+from netregions.workflow import run_step
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # importable under --sdm conda too
-from netregions.workflow import run  # noqa: E402
-
-run(
-    snakemake,
-    "regions:extract_regions",
-    components=snakemake.input.components,
-    regions=snakemake.output.regions,
-    table=snakemake.output.table,
-    **snakemake.params.settings,
-)
+run_step(snakemake, extract_regions)

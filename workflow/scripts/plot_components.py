@@ -1,13 +1,4 @@
-# Thin wrapper: see the rule's docstring for the function it calls.
-import sys
+from netregions.steps.plot_components import plot_components
+from netregions.workflow import run_step
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # importable under --sdm conda too
-from netregions.workflow import run  # noqa: E402
-
-run(
-    snakemake,
-    "plotting:plot_components",
-    components=snakemake.input.components,
-    background=snakemake.input.background,
-    output=snakemake.output[0],
-)
+run_step(snakemake, plot_components)

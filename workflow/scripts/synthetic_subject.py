@@ -1,14 +1,4 @@
-# Thin wrapper: see the rule's docstring for the function it calls.
-import sys
+from netregions.steps.synthetic_subject import synthetic_subject
+from netregions.workflow import run_step
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # importable under --sdm conda too
-from netregions.workflow import run  # noqa: E402
-
-run(
-    snakemake,
-    "data.synthetic:write_subject",
-    data_dir=snakemake.output.bold.rsplit("/", 1)[0],
-    subject=snakemake.wildcards.subject,
-    truth_maps_path=snakemake.input.maps,
-    **snakemake.params,
-)
+run_step(snakemake, synthetic_subject)

@@ -1,7 +1,8 @@
 """Where to cut: the reference's cut-coordinate rules and contour levels (no matplotlib here).
 
-:func:`find_xyz_cut_coords` follows the reference's rule step by step (spec §8.1), including
-its fall-back for an all-zero map: the world position of voxel (0, 0, 0), not (0, 0, 0) mm.
+:func:`find_xyz_cut_coords` follows the reference's rule step by step (docs/algorithms.md
+§8.1), including its fall-back for an all-zero map: the world position of voxel (0, 0, 0),
+not (0, 0, 0) mm.
 """
 
 from __future__ import annotations

@@ -1,0 +1,138 @@
+"""Rule ``check_inputs``: every run checked from headers and tables before any heavy job."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from netregions.exceptions import InputDataError
+from netregions.io import BoldHeader, check_bold_header, write_table
+
+__all__ = ["check_inputs"]
+
+log = logging.getLogger("netregions")
+
+
+def _zooms(affine: np.ndarray) -> str:
+    return "x".join(f"{z:g}" for z in np.sqrt((affine[:3, :3] ** 2).sum(axis=0)).round(3))
+
+
+def _grid(header: BoldHeader) -> str:
+    origin = ", ".join(f"{v:g}" for v in header.affine[:3, 3].round(3))
+    shape = "x".join(map(str, header.shape[:3]))
+    return f"{shape} voxels of {_zooms(header.affine)} mm, origin ({origin})"
+
+
+def _same_grid(a: BoldHeader, b: BoldHeader) -> bool:
+    return a.shape[:3] == b.shape[:3] and np.allclose(a.affine, b.affine, atol=1e-3)
+
+
+def _check_run(
+    run: str, files: Mapping[str, str | None], design: Mapping
+) -> tuple[BoldHeader, float]:
+    """Header, TR and denoising design of one run (raising InputDataError on any problem)."""
+    from netregions.bids import read_repetition_time
+
+    header = check_bold_header(files["bold"], run)
+    t_r, notes = read_repetition_time(files.get("sidecar"), header.t_r, run, image=files["bold"])
+    for note in notes:
+        log.warning("%s", note)
+    if files.get("confounds"):
+        from netregions.confounds import build_design, read_confounds_table
+
+        table = read_confounds_table(files["confounds"], header.n_volumes, run)
+        build_design(table, run=run, **design)
+    return header, t_r
+
+
+def check_inputs(
+    bold: Sequence[str],
+    manifest: str,
+    *,
+    runs: Mapping[str, Mapping[str, str | None]],
+    design: Mapping,
+    confounds: Sequence[str] = (),
+    participants: str | None = None,
+) -> None:
+    """Check every run before compute; write a manifest of the inputs.
+
+    Checks, from headers and tables only (no image data decoded): each BOLD file exists and
+    reads, is 4D with at least 2 volumes and a valid affine; its repetition time is known
+    (sidecar or header); every run shares the first run's grid; each confounds table has one
+    row per volume and the columns the denoising strategy needs; the participants table has
+    ``participant_id`` and every subject.
+
+    Parameters
+    ----------
+    bold : sequence of path-like
+        Every run's BOLD file (the rule's input, for the workflow's bookkeeping).
+    manifest : path-like
+        Output TSV: run, subject, session, task, files, size in bytes, volumes, grid, voxel
+        size, TR.
+    runs : mapping
+        ``{run: {"subject", "session", "task", "bold", "confounds", "sidecar"}}``.
+    design : mapping
+        Keyword arguments of :func:`netregions.confounds.build_design`.
+    confounds : sequence of path-like
+        Every run's confounds table (inputs of the rule; their runs are named in ``runs``).
+    participants : path-like, optional
+
+    Raises
+    ------
+    InputDataError
+        Listing every problem found, one per line, each naming the run, the file and what is
+        wrong.
+    """
+    problems: list[str] = []
+    checked: dict[str, tuple[BoldHeader, float]] = {}
+    for run, files in runs.items():
+        try:
+            checked[run] = _check_run(run, files, design)
+        except InputDataError as exc:
+            problems.append(str(exc))
+    problems += _grid_problems(checked)
+    if participants:
+        from netregions.bids import read_participants
+
+        try:
+            read_participants(participants, sorted({f["subject"] for f in runs.values()}))
+        except InputDataError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise InputDataError(f"{len(problems)} input problem(s):\n" + "\n".join(problems))
+    rows = [_manifest_row(run, runs[run], *checked[run]) for run in runs]
+    columns = ["run", "subject", "session", "task", "bold", "bold_bytes", "confounds"]
+    write_table(manifest, rows, [*columns, "n_volumes", "shape", "voxel_size_mm", "t_r"])
+    log.info("%d runs checked", len(rows))
+
+
+def _grid_problems(checked: Mapping[str, tuple[BoldHeader, float]]) -> list[str]:
+    """One line per run whose grid differs from the first run's, naming both grids."""
+    if not checked:
+        return []
+    first, (reference, _) = next(iter(checked.items()))
+    return [
+        f"{run}: grid {_grid(header)} of {header.path} differs from {first}'s grid "
+        f"{_grid(reference)} ({reference.path}); all runs must share one grid"
+        for run, (header, _) in checked.items()
+        if not _same_grid(reference, header)
+    ]
+
+
+def _manifest_row(run: str, files: Mapping, header: BoldHeader, t_r: float) -> dict:
+    return {
+        "run": run,
+        "subject": files["subject"],
+        "session": files.get("session"),
+        "task": files.get("task"),
+        "bold": files["bold"],
+        "bold_bytes": os.path.getsize(files["bold"]),
+        "confounds": files.get("confounds"),
+        "n_volumes": header.n_volumes,
+        "shape": "x".join(map(str, header.shape[:3])),
+        "voxel_size_mm": _zooms(header.affine),
+        "t_r": t_r,
+    }

@@ -1,0 +1,67 @@
+"""Rule ``consensus``: the stable networks of repeated decompositions (ICASSO-style)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from netregions.io import save_nifti, write_table
+from netregions.steps._common import read_mask
+
+__all__ = ["consensus"]
+
+log = logging.getLogger("netregions")
+
+#: Sign convention of each method's maps, applied to the consensus maps too.
+SIGN_OF_METHOD = {"dictlearning": "mostly_positive", "canica": "positive_peak"}
+
+
+def consensus(
+    seeds: Sequence[str],
+    mask: str,
+    components: str,
+    stability: str,
+    *,
+    method: str = "dictlearning",
+    n_components: int = 8,
+) -> None:
+    """Cluster the maps of every seed; write the centrotypes and their stability index.
+
+    Parameters
+    ----------
+    seeds : sequence of path-like
+        In-mask maps ``(n_components, n_voxels)`` of each seed's decomposition (``.npy``).
+    mask : path-like
+        Group mask.
+    components : path-like
+        Output: 4D float32 NIfTI of the consensus maps (each cluster's centrotype), most
+        stable first.
+    stability : path-like
+        Output TSV: ``component`` (0-based volume of ``components``), ``stability`` (ICASSO
+        quality index in [0, 1]), ``size`` (members of the cluster), ``n_runs``.
+    method : {"dictlearning", "canica"}
+        Sets the sign convention of the maps.
+    n_components : int
+        Clusters kept.
+    """
+    from netregions.masking import unmask
+    from netregions.stability import consensus as cluster
+
+    mask_data, affine = read_mask(mask)
+    runs = [np.load(path) for path in seeds]
+    result = cluster(runs, n_clusters=n_components, sign=SIGN_OF_METHOD[method])
+    log.info(
+        "%d clusters of %d estimates from %d seeds; stability %s",
+        len(result.stability),
+        sum(r.shape[0] for r in runs),
+        len(runs),
+        np.round(result.stability, 3).tolist(),
+    )
+    save_nifti(unmask(result.maps.astype(np.float32), mask_data), affine, components)
+    rows = [
+        {"component": k, "stability": s, "size": int(n), "n_runs": len(runs)}
+        for k, (s, n) in enumerate(zip(result.stability, result.sizes, strict=True))
+    ]
+    write_table(stability, rows, ["component", "stability", "size", "n_runs"])

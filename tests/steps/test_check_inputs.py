@@ -1,0 +1,148 @@
+import json
+import os
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from netregions.exceptions import InputDataError
+from netregions.io import read_table, save_nifti
+from netregions.steps.check_inputs import check_inputs
+
+from .helpers import AFFINE, fmriprep_columns, write_confounds
+
+N_VOLUMES = 12
+SIMPLE = {"strategy": "simple", "columns": None, "fd_threshold": None, "std_dvars_threshold": None}
+
+
+def _bold(path, rng, shape=(6, 7, 5, N_VOLUMES), affine=AFFINE, t_r=2.0):
+    img = nib.Nifti1Image(rng.standard_normal(shape).astype(np.float32), affine)
+    zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0)).tolist()
+    img.header.set_zooms((*zooms, t_r)[: len(shape)])
+    nib.save(img, path)
+    return str(path)
+
+
+def _runs(tmp_path, rng, subjects=("01", "02"), sidecar_t_r=None):
+    runs = {}
+    for s in subjects:
+        name = f"sub-{s}_task-rest"
+        bold = _bold(tmp_path / f"{name}_bold.nii.gz", rng)
+        confounds = write_confounds(
+            tmp_path / f"{name}_confounds.tsv", fmriprep_columns(rng, N_VOLUMES)
+        )
+        sidecar = None
+        if sidecar_t_r is not None:
+            sidecar = tmp_path / f"{name}_bold.json"
+            sidecar.write_text(json.dumps({"RepetitionTime": sidecar_t_r}))
+        runs[name] = {
+            "subject": s,
+            "session": None,
+            "task": "rest",
+            "bold": bold,
+            "confounds": str(confounds),
+            "sidecar": None if sidecar is None else str(sidecar),
+        }
+    return runs
+
+
+def _call(tmp_path, runs, design=SIMPLE, participants=None):
+    check_inputs(
+        [r["bold"] for r in runs.values()],
+        tmp_path / "inputs.tsv",
+        runs=runs,
+        design=design,
+        confounds=[r["confounds"] for r in runs.values() if r["confounds"]],
+        participants=participants,
+    )
+
+
+def test_manifest_of_every_run(tmp_path, rng):
+    runs = _runs(tmp_path, rng, sidecar_t_r=2.5)
+    participants = tmp_path / "participants.tsv"
+    participants.write_text("participant_id\tage\nsub-01\t30\nsub-02\t40\nsub-09\t50\n")
+    _call(tmp_path, runs, participants=str(participants))
+    rows = read_table(tmp_path / "inputs.tsv")
+    assert list(rows[0]) == [
+        "run", "subject", "session", "task", "bold", "bold_bytes", "confounds",
+        "n_volumes", "shape", "voxel_size_mm", "t_r",
+    ]  # fmt: skip
+    assert [r["run"] for r in rows] == list(runs)
+    first = rows[0]
+    files = runs["sub-01_task-rest"]
+    assert (first["subject"], first["session"], first["task"]) == ("01", "n/a", "rest")
+    assert first["bold"] == files["bold"] and first["confounds"] == files["confounds"]
+    assert first["bold_bytes"] == str(os.path.getsize(files["bold"]))
+    assert (first["n_volumes"], first["shape"], first["voxel_size_mm"]) == ("12", "6x7x5", "4x4x4")
+    assert first["t_r"] == "2.5"  # the sidecar's, not the header's 2.0
+
+
+def test_a_run_without_confounds_or_sidecar_uses_the_header(tmp_path, rng):
+    runs = _runs(tmp_path, rng, subjects=("01",))
+    runs["sub-01_task-rest"]["confounds"] = None
+    _call(tmp_path, runs)
+    row = read_table(tmp_path / "inputs.tsv")[0]
+    assert (row["confounds"], row["t_r"]) == ("n/a", "2")
+
+
+def test_every_problem_is_listed_naming_run_and_file(tmp_path, rng):
+    runs = _runs(tmp_path, rng, subjects=("01", "02", "03", "04", "05", "06", "07"))
+    # 02: missing file; 03: a 3D image; 04: confounds of 10 rows; 05: another grid;
+    # 06: no TR anywhere; 07: a table without the columns of the 'simple' strategy
+    os.remove(runs["sub-02_task-rest"]["bold"])
+    save_nifti(np.zeros((6, 7, 5), np.float32), AFFINE, runs["sub-03_task-rest"]["bold"])
+    write_confounds(runs["sub-04_task-rest"]["confounds"], fmriprep_columns(rng, 10))
+    _bold(runs["sub-05_task-rest"]["bold"], rng, shape=(6, 7, 6, N_VOLUMES))
+    _bold(runs["sub-06_task-rest"]["bold"], rng, t_r=0.0)
+    columns = fmriprep_columns(rng, N_VOLUMES)
+    del columns["white_matter"]
+    write_confounds(runs["sub-07_task-rest"]["confounds"], columns)
+    participants = tmp_path / "participants.tsv"
+    participants.write_text(
+        "participant_id\tage\n" + "".join(f"sub-0{i}\t3{i}\n" for i in range(1, 7))
+    )
+    with pytest.raises(InputDataError) as info:
+        _call(tmp_path, runs, participants=str(participants))
+    lines = str(info.value).splitlines()
+    assert lines[0] == "7 input problem(s):"
+    problems = "\n".join(lines[1:])
+    assert len(lines) == 8
+    assert f"sub-02_task-rest: file not found: {runs['sub-02_task-rest']['bold']}" in problems
+    assert "sub-03_task-rest: expected a 4D image (x, y, z, time) but" in problems
+    assert "sub-04_task-rest: confounds have 10 rows but the BOLD run has 12 volumes" in problems
+    assert (
+        "sub-05_task-rest: grid 6x7x6 voxels of 4x4x4 mm, origin (0, 0, 0) of "
+        f"{runs['sub-05_task-rest']['bold']} differs from sub-01_task-rest's grid "
+        f"6x7x5 voxels of 4x4x4 mm, origin (0, 0, 0) ({runs['sub-01_task-rest']['bold']})"
+    ) in problems
+    assert (
+        "sub-06_task-rest: no repetition time: there is no sidecar and the NIfTI header" in problems
+    )
+    assert (
+        "sub-07_task-rest: strategy 'simple' needs column(s) ['white_matter'], missing from"
+        in problems
+    )
+    assert "has no row for subject(s) sub-07" in problems
+    assert not (tmp_path / "inputs.tsv").exists()
+
+
+def test_grids_differing_by_affine_name_both_grids(tmp_path, rng):
+    runs = _runs(tmp_path, rng)
+    shifted = AFFINE.copy()
+    shifted[:3, 3] = [-10.0, 2.5, 0.0]
+    _bold(runs["sub-02_task-rest"]["bold"], rng, affine=shifted)
+    with pytest.raises(InputDataError, match=r"^1 input problem") as info:
+        _call(tmp_path, runs)
+    assert "sub-02_task-rest: grid 6x7x5 voxels of 4x4x4 mm, origin (-10, 2.5, 0) of" in str(
+        info.value
+    )
+    assert "sub-01_task-rest's grid 6x7x5 voxels of 4x4x4 mm, origin (0, 0, 0)" in str(info.value)
+
+
+def test_columns_strategy_with_an_unknown_column(tmp_path, rng):
+    runs = _runs(tmp_path, rng, subjects=("01",))
+    design = {**SIMPLE, "strategy": "columns", "columns": ["csf", "global_signal"]}
+    with pytest.raises(
+        InputDataError, match=r"sub-01_task-rest: unknown confound column\(s\) \['global_signal'\]"
+    ):
+        _call(tmp_path, runs, design=design)

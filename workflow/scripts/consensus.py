@@ -1,0 +1,4 @@
+from netregions.steps.consensus import consensus
+from netregions.workflow import run_step
+
+run_step(snakemake, consensus)

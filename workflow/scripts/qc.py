@@ -1,0 +1,4 @@
+from netregions.steps.qc import qc
+from netregions.workflow import run_step
+
+run_step(snakemake, qc)

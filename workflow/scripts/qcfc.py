@@ -1,0 +1,4 @@
+from netregions.steps.qcfc import qcfc
+from netregions.workflow import run_step
+
+run_step(snakemake, qcfc)
