@@ -40,8 +40,7 @@ from netregions.data.synthetic import make_dataset, synthetic_subjects
 from netregions.decomposition import canica, dict_learning, reduce_data
 from netregions.io import load_image, read_tsv
 from netregions.masking import apply_mask, compute_epi_mask
-from netregions.regions import region_signals
-from netregions.signal import clean
+from netregions.signal import clean, region_signals
 from netregions.steps.decompose import decompose
 from netregions.steps.extract_regions import extract_regions
 from netregions.steps.group_mask import group_mask
@@ -448,7 +447,7 @@ def _known(reason: str):
 
 
 LSTSQ = _known(
-    "regions.region_signals solves the least squares through the small Gram matrix in "
+    "signal.region_signals solves the least squares through the small Gram matrix in "
     "float64 (25x faster); the reference runs LAPACK gelsd on the whole grid in float32"
 )
 SHRINKAGE = _known(

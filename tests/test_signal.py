@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 from scipy import signal as sps
 
-from netregions.signal import butterworth, clean, detrend, remove_confounds, standardize
+from netregions.signal import (
+    butterworth,
+    clean,
+    detrend,
+    region_signals,
+    remove_confounds,
+    standardize,
+)
 
 from .parity_helpers import needs_nilearn, run_nilearn
 
@@ -379,3 +386,51 @@ def test_censoring_without_filter_matches_nilearn(nilearn_clean, name):
     np.testing.assert_allclose(ours, out[f"plain_{name}"], rtol=1e-10, atol=1e-12)
     ours = clean(x, standardize=None, confounds=c, sample_mask=keep, standardize_confounds=False)
     np.testing.assert_allclose(ours, out[f"nodetrend_{name}"], rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- region signals
+
+
+def test_region_signals_equal_a_least_squares_solver(rng):
+    series = rng.standard_normal((30, 200)).astype(np.float32)
+    maps = np.zeros((200, 4), dtype=np.float32)
+    for k in range(4):
+        maps[k * 50 : (k + 1) * 50, k] = rng.uniform(0.5, 1.0, 50)
+    maps[40:60, 1] = 0.3  # overlapping regions
+    expected = np.linalg.lstsq(maps.astype(np.float64), series.T.astype(np.float64))[0].T
+    got = region_signals(series, maps)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_region_signals_match_least_squares(rng, overlap):
+    maps = np.zeros((500, 6), np.float32)
+    for r in range(6):
+        start = r * 80 - (20 if overlap and r else 0)
+        maps[start : start + 80, r] = rng.random(80) + 0.5
+    series = rng.standard_normal((30, 500)).astype(np.float32)
+    solution = np.linalg.lstsq(maps.astype(np.float64), series.T.astype(np.float64), rcond=None)
+    expected = solution[0].T
+    got = region_signals(series, maps)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_region_signals_rank_deficient_gives_minimum_norm(rng):
+    maps = np.zeros((100, 3))
+    maps[:40, 0] = 1.0
+    maps[:40, 1] = 1.0  # the same region twice
+    maps[50:90, 2] = 2.0
+    series = rng.standard_normal((10, 100))
+    got = region_signals(series, maps)
+    expected = np.linalg.pinv(maps) @ series.T
+    np.testing.assert_allclose(got, expected.T, atol=1e-10)
+    np.testing.assert_allclose(got[:, 0], got[:, 1])
+
+
+def test_region_signals_recover_planted_signals_exactly(rng):
+    maps = np.zeros((300, 3))
+    maps[:100, 0], maps[100:200, 1], maps[200:, 2] = 1.0, 2.0, 0.5
+    signals = rng.standard_normal((25, 3))
+    np.testing.assert_allclose(region_signals(signals @ maps.T, maps), signals, atol=1e-10)

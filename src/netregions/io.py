@@ -10,13 +10,16 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nibabel as nib
 import numpy as np
 from isal import igzip
 
 from netregions.atomic import atomic_path  # noqa: F401 (re-exported)
 from netregions.exceptions import InputDataError
+
+if TYPE_CHECKING:  # nibabel is imported where images are read or written: tables do without it
+    import nibabel as nib
 
 __all__ = [
     "BoldHeader",
@@ -90,6 +93,8 @@ def _nifti_header_from(fileobj) -> nib.Nifti1Header:
     sizeof = int.from_bytes(head[:4], "little")
     if sizeof not in (348, 540):
         sizeof = int.from_bytes(head[:4], "big")
+    import nibabel as nib
+
     klass = nib.Nifti2Header if sizeof == 540 else nib.Nifti1Header
     return klass.from_fileobj(io.BytesIO(head))
 
@@ -101,6 +106,8 @@ def _open(path: Path):
 
 
 def _read_header(path: Path, run: str | None) -> nib.Nifti1Header:
+    import nibabel as nib
+
     if not path.exists():
         raise InputDataError(f"{_where(run)}file not found: {path}")
     try:
@@ -315,6 +322,8 @@ def save_nifti(
     """
     path = Path(path)
     data = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
+    import nibabel as nib
+
     img = nib.Nifti1Image(data, affine)
     img.header.set_data_dtype(data.dtype)
     img.header.set_xyzt_units("mm", "sec")

@@ -10,8 +10,9 @@ The recipe (docs/algorithms.md, Region extraction):
 3. drop regions of at most ``min_region_size`` mm³, keep the thresholded values inside each
    region (not binarised) and stack the regions in map order, then label order.
 
-Also here: the table of regions (:func:`region_table`), the regions as a label image
-(:func:`atlas_labels`) and the least-squares signals of region maps (:func:`region_signals`).
+Also here: the table of regions (:func:`region_table`) and the regions as a label image
+(:func:`atlas_labels`); the least-squares signals of region maps are
+:func:`netregions.signal.region_signals`.
 Reading and writing files is the job of :mod:`netregions.steps.extract_regions`.
 """
 
@@ -37,7 +38,6 @@ __all__ = [
     "atlas_labels",
     "connected_regions",
     "random_walker",
-    "region_signals",
     "region_table",
     "split_maps",
     "threshold_maps",
@@ -805,37 +805,6 @@ def atlas_labels(regions: np.ndarray) -> np.ndarray:
     labels = np.argmax(magnitude, axis=3).astype(np.int32) + 1
     labels[~np.any(magnitude > 0, axis=3)] = 0
     return labels
-
-
-def region_signals(series: np.ndarray, maps: np.ndarray) -> np.ndarray:
-    """Least-squares signals of (possibly overlapping) region maps.
-
-    Parameters
-    ----------
-    series : ndarray, shape (n_volumes, n_voxels)
-    maps : ndarray, shape (n_voxels, n_regions)
-
-    Returns
-    -------
-    ndarray, shape (n_volumes, n_regions), dtype of ``series``
-        Minimum-norm solution of ``maps @ signals.T = series.T``, as a least-squares solver
-        with the default cut-off would give (singular values of ``maps`` below
-        ``eps * largest`` are treated as zero, eps of the series' dtype).
-
-    Notes
-    -----
-    Solved through the small (n_regions, n_regions) Gram matrix in float64: the maps of
-    different regions barely overlap, so the Gram matrix is well conditioned, and this is
-    much faster than a generic solver on the tall (n_voxels, n_regions) system. The result
-    equals the reference's to float32 round-off (docs/differences.md).
-    """
-    maps64 = np.asarray(maps, dtype=np.float64)
-    eigval, eigvec = np.linalg.eigh(maps64.T @ maps64)
-    singular = np.sqrt(np.clip(eigval, 0, None))
-    keep = singular > np.finfo(series.dtype).eps * singular.max() if singular.size else []
-    basis = eigvec[:, keep] / eigval[keep]
-    projection = np.asarray(series, dtype=np.float64) @ maps64
-    return ((projection @ basis) @ eigvec[:, keep].T).astype(series.dtype)
 
 
 def extract_regions(

@@ -14,7 +14,14 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["butterworth", "clean", "detrend", "remove_confounds", "standardize"]
+__all__ = [
+    "butterworth",
+    "clean",
+    "detrend",
+    "region_signals",
+    "remove_confounds",
+    "standardize",
+]
 
 Standardize = Literal["zscore_sample"] | None
 
@@ -126,20 +133,23 @@ def remove_confounds(
 
     Notes
     -----
-    Rank-deficient confounds are handled by a pivoted QR decomposition: columns whose
-    ``|R_ii|`` is below ``100 * eps`` are dropped. No intercept is added; with standardised
-    confounds the signal means are untouched.
+    The projection is onto an orthonormal basis of the confounds' column space: the left
+    singular vectors whose singular value exceeds ``max(n_samples, n_confounds) * eps`` times
+    the largest, so collinear confounds are harmless (numpy's rank rule). The reference
+    builds the same space from a pivoted QR decomposition (dropping columns with ``|R_ii| <=
+    100 eps``); the projections agree to rounding for confounds of full rank, and numpy spares
+    each time-series job scipy's import (docs/differences.md). No intercept is added; with
+    standardised confounds the signal means are untouched.
     """
-    from scipy.linalg import qr
-
     if confounds.shape[0] != signals.shape[0]:
         raise ValueError(
             f"confounds have {confounds.shape[0]} rows but the signals {signals.shape[0]} samples"
         )
     conf = _prepare_confounds(confounds, standardize_confounds)
-    q, r, _ = qr(conf, mode="economic", pivoting=True)
-    q = q[:, np.abs(np.diag(r)) > 100.0 * EPS]
-    signals -= q @ (q.T @ signals)
+    basis, singular, _ = np.linalg.svd(conf, full_matrices=False)
+    if singular.size:
+        basis = basis[:, singular > singular[0] * max(conf.shape) * EPS]
+    signals -= basis @ (basis.T @ signals)
     return signals
 
 
@@ -400,3 +410,34 @@ def clean(
 # clean()'s keyword arguments shadow the function names inside it
 _detrend = detrend
 _standardize = standardize
+
+
+def region_signals(series: np.ndarray, maps: np.ndarray) -> np.ndarray:
+    """Least-squares signals of (possibly overlapping) region maps.
+
+    Parameters
+    ----------
+    series : ndarray, shape (n_volumes, n_voxels)
+    maps : ndarray, shape (n_voxels, n_regions)
+
+    Returns
+    -------
+    ndarray, shape (n_volumes, n_regions), dtype of ``series``
+        Minimum-norm solution of ``maps @ signals.T = series.T``, as a least-squares solver
+        with the default cut-off would give (singular values of ``maps`` below
+        ``eps * largest`` are treated as zero, eps of the series' dtype).
+
+    Notes
+    -----
+    Solved through the small (n_regions, n_regions) Gram matrix in float64: the maps of
+    different regions barely overlap, so the Gram matrix is well conditioned, and this is
+    much faster than a generic solver on the tall (n_voxels, n_regions) system. The result
+    equals the reference's to float32 round-off (docs/differences.md).
+    """
+    maps64 = np.asarray(maps, dtype=np.float64)
+    eigval, eigvec = np.linalg.eigh(maps64.T @ maps64)
+    singular = np.sqrt(np.clip(eigval, 0, None))
+    keep = singular > np.finfo(series.dtype).eps * singular.max() if singular.size else []
+    basis = eigvec[:, keep] / eigval[keep]
+    projection = np.asarray(series, dtype=np.float64) @ maps64
+    return ((projection @ basis) @ eigvec[:, keep].T).astype(series.dtype)

@@ -50,7 +50,7 @@ def _region_series(
     With a different smoothing than the decomposition's, the run is decoded and smoothed
     again (``bold`` and ``mask`` given); otherwise the preprocessing step's series is used.
     """
-    from netregions.regions import region_signals
+    from netregions.signal import region_signals
 
     if bold is not None:
         from netregions.steps._common import read_mask
