@@ -297,7 +297,8 @@ def test_columns_strategy_matches_todays_reader(fmriprep_tsv):
     columns = ["trans_x", "framewise_displacement", "csf_derivative1", "a_comp_cor_00"]
     table = read_confounds_table(fmriprep_tsv)
     expected = _tsv_columns_with_zeros(fmriprep_tsv, columns)
-    with pytest.warns(UserWarning, match=r"\['framewise_displacement', 'csf_derivative1'\]"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # fMRIPrep's n/a first rows are expected: no warning
         design = build_design(table, "columns", columns=columns)
     assert design.names == columns
     np.testing.assert_array_equal(design.confounds, expected)
@@ -309,12 +310,20 @@ def test_columns_strategy_matches_todays_reader(fmriprep_tsv):
 
 def test_columns_strategy_all_columns_skips_dummy_flags(fmriprep_tsv):
     table = read_confounds_table(fmriprep_tsv)
-    with pytest.warns(UserWarning, match="replaced by 0"):
-        design = build_design(table, "columns")
+    design = build_design(table, "columns")
     assert not any("non_steady_state" in name for name in design.names)
     assert len(design.names) == len(table.names) - len(DUMMY)
     for j, name in enumerate(design.names):
         np.testing.assert_array_equal(design.confounds[:, j], np.nan_to_num(table.column(name)))
+
+
+def test_missing_values_after_the_first_row_are_zeroed_with_a_warning(tmp_path):
+    gappy = np.array([np.nan, 1.0, np.nan, 3.0])
+    path = _write_table(tmp_path, {"csf": np.arange(4.0), "framewise_displacement": gappy})
+    table = read_confounds_table(path)
+    with pytest.warns(UserWarning, match=r"after the first row .*\['framewise_displacement'\]"):
+        design = build_design(table, "columns", run="sub-03_task-rest")
+    np.testing.assert_array_equal(design.confounds[:, 1], [0.0, 1.0, 0.0, 3.0])
 
 
 def test_columns_strategy_without_dummy_columns_keeps_everything(tmp_path):

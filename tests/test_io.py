@@ -9,6 +9,8 @@ from netregions.exceptions import InputDataError
 from netregions.io import (
     atomic_path,
     check_bold_header,
+    create_decoded_copy,
+    iter_decoded_chunks,
     iter_image_chunks,
     load_image,
     read_table,
@@ -136,6 +138,31 @@ def test_image_chunks_cover_the_run_in_order(tmp_path, rng, chunk):
         parts.append(block.copy())
     assert starts == list(range(0, 12, chunk))
     np.testing.assert_array_equal(np.concatenate(parts, axis=3), data)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 12])
+def test_decoded_copy_gives_the_blocks_of_the_image(tmp_path, rng, chunk):
+    data = _bold(tmp_path / "bold.nii.gz", rng)
+    copy = create_decoded_copy(tmp_path / "bold.npy", data.shape)
+    copy[...] = data
+    copy.flush()
+    del copy
+    decoded = list(iter_decoded_chunks(tmp_path / "bold.npy", chunk))
+    for (start, block), (start0, block0) in zip(
+        decoded, iter_image_chunks(tmp_path / "bold.nii.gz", chunk), strict=True
+    ):
+        assert start == start0 and block.flags.f_contiguous and block.dtype == np.float32
+        np.testing.assert_array_equal(block, block0)
+    assert len(decoded) == -(-12 // chunk)
+
+
+@pytest.mark.parametrize("array", [np.zeros((4, 4, 4), np.float32), np.zeros((2,) * 4)])
+def test_decoded_copy_must_be_a_4d_float32_array(tmp_path, array):
+    np.save(tmp_path / "bad.npy", array)
+    with pytest.raises(InputDataError, match="sub-02: .*bad.npy holds a .* not a decoded 4D run"):
+        next(iter_decoded_chunks(tmp_path / "bad.npy", 4, "sub-02"))
+    with pytest.raises(InputDataError, match="cannot read the decoded run"):
+        next(iter_decoded_chunks(tmp_path / "missing.npy", 4, "sub-02"))
 
 
 def test_image_chunks_reject_a_3d_image(tmp_path, rng):

@@ -477,12 +477,16 @@ def _fill_missing_with_zero(
         raise InputDataError(
             f"{_where(run)}confound column(s) {empty} are entirely n/a in {table.path}"
         )
-    partial = [name for name, m in zip(names, missing.any(axis=0), strict=True) if m]
-    warnings.warn(
-        f"{_where(run)}missing values in confound column(s) {partial} of {table.path} "
-        "replaced by 0",
-        stacklevel=4,
-    )
+    # fMRIPrep leaves the first row of derivatives, FD and DVARS n/a (nothing to compare
+    # with): expected, so filled silently; n/a anywhere else is worth a warning
+    unexpected = missing[1:].any(axis=0)
+    if unexpected.any():
+        partial = [name for name, m in zip(names, unexpected, strict=True) if m]
+        warnings.warn(
+            f"{_where(run)}missing values after the first row in confound column(s) "
+            f"{partial} of {table.path} replaced by 0",
+            stacklevel=4,
+        )
     values[missing] = 0.0
 
 

@@ -282,6 +282,50 @@ def iter_image_chunks(
     yield from _decode_blocks(path, hdr, run, chunk)
 
 
+def open_decoded(path: Path | str, run: str | None = None) -> np.memmap:
+    """Memory map of a run kept decoded (see :func:`create_decoded_copy`), checked.
+
+    Raises
+    ------
+    InputDataError
+        Missing or unreadable file, or not a 4D float32 array.
+    """
+    where = _where(run)
+    try:
+        data = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise InputDataError(f"{where}cannot read the decoded run {path}: {exc}") from exc
+    if data.ndim != 4 or data.dtype != np.float32:
+        raise InputDataError(
+            f"{where}{path} holds a {data.ndim}D {data.dtype} array, not a decoded 4D run"
+        )
+    return data
+
+
+def iter_decoded_chunks(
+    path: Path | str, chunk: int, run: str | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Blocks of ``chunk`` volumes of a run kept decoded (:func:`create_decoded_copy`).
+
+    The counterpart of :func:`iter_image_chunks` for the ``.npy`` copy: the same blocks
+    (float32, Fortran-ordered, in order), read from a memory map instead of decoded.
+    """
+    data = open_decoded(path, run)
+    for start in range(0, data.shape[3], chunk):
+        yield start, np.asfortranarray(data[..., start : start + chunk])
+
+
+def create_decoded_copy(path: Path | str, shape: tuple[int, ...]) -> np.memmap:
+    """A writable float32 ``.npy`` memory map for a decoded run (see :func:`iter_decoded_chunks`).
+
+    Fortran-ordered like the decoded blocks, so that writing a block of volumes is one
+    contiguous write. Open it on a temporary path (:func:`atomic_path`) and flush it.
+    """
+    return np.lib.format.open_memmap(
+        path, mode="w+", dtype=np.float32, shape=tuple(int(n) for n in shape), fortran_order=True
+    )
+
+
 def _read_into(f, view: memoryview) -> int:
     """Fill ``view`` from ``f`` (one ``readinto`` may return less); return the bytes read."""
     done = 0

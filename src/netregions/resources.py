@@ -86,10 +86,14 @@ def stage_memory_mb(
 
 
 def _bold_shape(path: str) -> tuple[int, int, int]:
-    """(grid voxels, volumes, bytes per value) from a BOLD file's header."""
+    """(grid voxels, volumes, bytes per value) from a BOLD file's header or decoded copy."""
     import numpy as np
 
     from netregions.io import check_bold_header
+
+    if path.endswith(".npy"):
+        shape = np.load(path, mmap_mode="r").shape
+        return int(np.prod(shape[:3])), int(shape[3]), 4
 
     header = check_bold_header(path)
     itemsize = int(np.dtype(header.raw_dtype).itemsize) if header.raw_dtype else 4

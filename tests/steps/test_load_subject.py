@@ -119,3 +119,15 @@ def test_no_repetition_time_is_an_error_naming_the_run(tmp_path, rng):
 def test_missing_file_is_an_error_naming_the_run(tmp_path):
     with pytest.raises(InputDataError, match=rf"^{RUN}: file not found: .*nope\.nii\.gz"):
         load_subject(tmp_path / "nope.nii.gz", **_outputs(tmp_path), run=RUN)
+
+
+def test_decoded_copy_is_the_run_and_the_mean_is_unchanged(tmp_path, rng):
+    data, _ = head_run(rng, n_volumes=CHUNK_VOLUMES + 3)
+    bold = write_run(tmp_path / "bold.nii.gz", data, t_r=2.0)
+    load_subject(bold, **_outputs(tmp_path), run=RUN)
+    plain_mean = (tmp_path / "mean.nii.gz").read_bytes()
+    load_subject(bold, **_outputs(tmp_path), run=RUN, decoded=tmp_path / "decoded.npy")
+    copy = np.load(tmp_path / "decoded.npy")
+    assert copy.dtype == np.float32 and copy.flags.f_contiguous
+    np.testing.assert_array_equal(copy, np.asanyarray(nib.load(bold).dataobj))
+    assert (tmp_path / "mean.nii.gz").read_bytes() == plain_mean

@@ -137,6 +137,27 @@ def test_same_numbers_with_one_or_two_cores(tiny_run, tmp_path):
         assert filecmp.cmp(two / rel, one / rel, shallow=False), rel
 
 
+def test_keeping_decoded_runs_changes_no_number(tiny_run):
+    config = ["--config", "results_dir=results_decoded", "storage={keep_decoded_runs: true}"]
+    snakemake(tiny_run, "--cores", "2", *config)
+    default, kept = tiny_run / "results", tiny_run / "results_decoded"
+    copies = sorted(kept.glob("work/*/decoded.npy"))
+    assert len(copies) == N and not list(default.glob("work/*/decoded.npy"))
+    grid = tuple(TINY["data"]["synthetic"]["shape"]) + (TINY["data"]["synthetic"]["n_volumes"],)
+    assert np.load(copies[0], mmap_mode="r").shape == grid
+    files = [rel for rel in _outputs(default) if rel.parts[0] != "work"]
+    assert files == [rel for rel in _outputs(kept) if rel.parts[0] != "work"]
+    for rel in files:
+        if rel.name.endswith(".nii.gz"):
+            a, b = nib.load(default / rel), nib.load(kept / rel)
+            np.testing.assert_array_equal(np.asanyarray(a.dataobj), np.asanyarray(b.dataobj))
+        else:
+            assert filecmp.cmp(default / rel, kept / rel, shallow=False), rel
+    # a smoothing change then reads the copies: no run is decoded again
+    jobs = planned_jobs(tiny_run, *config, "decomposition={smoothing_fwhm: 5.0}")
+    assert jobs["preprocess_subject"] == N and "load_subject" not in jobs
+
+
 def _readable(path: Path) -> bool:
     try:
         if path.name.endswith(".nii.gz"):

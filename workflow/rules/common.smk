@@ -30,6 +30,7 @@ RUN_KINDS = [kind for kind in KINDS if kind != "tangent"]
 N_SEEDS = config["decomposition"]["n_runs"]
 COMPARE = config["group_comparison"]["column"]
 DEC, TS, CONF = config["decomposition"], config["timeseries"], config["confounds"]
+KEEP_DECODED = config["storage"]["keep_decoded_runs"]
 MASK, REG, FIG, GC = (
     config["mask"],
     config["regions"],
@@ -280,11 +281,18 @@ def same_smoothing():
     return (DEC["smoothing_fwhm"] or 0) == (TS["smoothing_fwhm"] or 0)
 
 
+def decoded_run(wildcards):
+    """The run to decode: its BOLD file, or the decoded copy load_subject kept."""
+    if KEEP_DECODED:
+        return {"bold": f"{R}/work/{wildcards.run}/decoded.npy"}
+    return run_files("bold")(wildcards)
+
+
 def timeseries_inputs(wildcards):
-    """The run's kept series, or its BOLD file when the smoothing differs."""
+    """The run's kept series, or the run itself when the smoothing differs."""
     files = run_files("confounds")(wildcards)
     if not same_smoothing():
-        files.update(run_files("bold")(wildcards), mask=group("mask.nii.gz"))
+        files.update(decoded_run(wildcards), mask=group("mask.nii.gz"))
     return files
 
 

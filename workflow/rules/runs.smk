@@ -9,6 +9,7 @@ rule load_subject:
     output:
         mean=work("mean.nii.gz"),
         stats=work("stats.json"),
+        decoded=work("decoded.npy") if KEEP_DECODED else [],
     log:
         logs("load_subject", "run"),
     benchmark:
@@ -28,7 +29,8 @@ rule load_subject:
 rule preprocess_subject:
     """Smooth, mask, clean and reduce a run (netregions.steps.preprocess_subject)."""
     input:
-        unpack(run_files("bold", "confounds")),
+        unpack(decoded_run),
+        unpack(run_files("confounds")),
         mask=group("mask.nii.gz"),
     output:
         smoothed=work("smoothed.npy"),

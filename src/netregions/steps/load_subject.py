@@ -7,7 +7,13 @@ import logging
 import numpy as np
 
 from netregions.bids import read_repetition_time, write_json
-from netregions.io import check_bold_header, iter_image_chunks, save_nifti
+from netregions.io import (
+    atomic_path,
+    check_bold_header,
+    create_decoded_copy,
+    iter_image_chunks,
+    save_nifti,
+)
 from netregions.steps._common import json_safe
 
 __all__ = ["CHUNK_VOLUMES", "load_subject"]
@@ -72,6 +78,7 @@ def load_subject(
     *,
     run: str,
     sidecar: str | None = None,
+    decoded: str | None = None,
 ) -> None:
     """Decode a run once; write its mean image and a JSON of its statistics.
 
@@ -92,6 +99,9 @@ def load_subject(
         Run name, for messages.
     sidecar : path-like, optional
         The BOLD file's JSON sidecar.
+    decoded : path-like, optional
+        Output ``.npy``: the decoded run (float32, Fortran order), kept when the config's
+        ``storage.keep_decoded_runs`` is true so that later steps need not decode it again.
 
     Raises
     ------
@@ -103,8 +113,17 @@ def load_subject(
     for note in notes:
         log.warning("%s", note)
     moments = _RunMoments()
-    for _, block in iter_image_chunks(bold, CHUNK_VOLUMES, run):
-        moments.add(block)
+    if decoded:
+        with atomic_path(decoded) as tmp:
+            copy = create_decoded_copy(tmp, header.shape)
+            for start, block in iter_image_chunks(bold, CHUNK_VOLUMES, run):
+                moments.add(block)
+                copy[..., start : start + block.shape[3]] = block
+            copy.flush()
+            del copy
+    else:
+        for _, block in iter_image_chunks(bold, CHUNK_VOLUMES, run):
+            moments.add(block)
     mean_image = moments.mean()
     tsnr = moments.tsnr()[_brain_voxels(mean_image)]
     zooms = np.sqrt((header.affine[:3, :3] ** 2).sum(axis=0))

@@ -6,7 +6,13 @@ import logging
 
 import numpy as np
 
-from netregions.io import check_bold_header, iter_image_chunks, save_array
+from netregions.io import (
+    check_bold_header,
+    iter_decoded_chunks,
+    iter_image_chunks,
+    open_decoded,
+    save_array,
+)
 from netregions.steps._common import check_grid, read_mask
 
 __all__ = ["masked_series", "preprocess_subject"]
@@ -23,15 +29,21 @@ def masked_series(
     """In-mask series (n_volumes, n_voxels) of a run, smoothed first if ``fwhm``.
 
     The run is decoded and smoothed a block of volumes at a time (smoothing never mixes
-    volumes): the whole 4D array is never held, only its in-mask part (float32).
+    volumes): the whole 4D array is never held, only its in-mask part (float32). ``bold`` is
+    a NIfTI file or the run's decoded ``.npy`` copy (``storage.keep_decoded_runs``).
     """
     from netregions.kernels import InMaskSmoother
 
-    header = check_bold_header(bold, run)
-    check_grid(header.shape, mask, "run", run)
+    if str(bold).endswith(".npy"):
+        shape = open_decoded(bold, run).shape
+        blocks = iter_decoded_chunks(bold, CHUNK_VOLUMES, run)
+    else:
+        shape = check_bold_header(bold, run).shape
+        blocks = iter_image_chunks(bold, CHUNK_VOLUMES, run)
+    check_grid(shape, mask, "run", run)
     smoother = InMaskSmoother.plan(mask, affine, fwhm)
-    series = np.empty((header.n_volumes, int(mask.sum())), dtype=np.float32)
-    for start, block in iter_image_chunks(bold, CHUNK_VOLUMES, run):
+    series = np.empty((shape[3], int(mask.sum())), dtype=np.float32)
+    for start, block in blocks:
         series[start : start + block.shape[3]] = smoother(block)
     return series
 
@@ -64,8 +76,8 @@ def preprocess_subject(
     Parameters
     ----------
     bold : path-like
-        4D NIfTI run (decoded again here: keeping a decoded copy of every run until the
-        group mask exists would need the whole dataset's size on disk).
+        4D NIfTI run, decoded again here (docs/architecture.md, "Decoding, caches and
+        disk"), or its decoded ``.npy`` copy when ``storage.keep_decoded_runs`` is true.
     mask : path-like
         Group mask.
     smoothed : path-like
