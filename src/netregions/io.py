@@ -155,16 +155,24 @@ def check_bold_header(path: Path | str, run: str | None = None) -> BoldHeader:
     return BoldHeader(path, shape, affine, t_r, _decoded_dtype(hdr), hdr.get_data_dtype())
 
 
-def _apply_scaling(data: np.ndarray, hdr: nib.Nifti1Header) -> np.ndarray:
+def _apply_scaling(
+    data: np.ndarray, hdr: nib.Nifti1Header, out: np.ndarray | None = None
+) -> np.ndarray:
     """Image values as native float32, scale factors applied in float32.
 
     nibabel (and so the reference) returns scaled integer data as float64; image data are
     float32 here from end to end, which halves the memory of a 2 mm run
-    (docs/differences.md, Precision).
+    (docs/differences.md, Precision). Native float32 data are scaled in place; other data
+    are converted into ``out`` (a float32 array of their shape) when given, so that a decoder
+    reuses one buffer instead of allocating one per block.
     """
     slope, inter = hdr.get_slope_inter()
-    # native float32 data are used in place (the decode buffer is reused block by block)
-    out = data.astype(np.float32, copy=False)
+    if data.dtype == np.float32 and data.dtype.isnative:
+        out = data
+    elif out is not None:
+        np.copyto(out, data, casting="unsafe")
+    else:
+        out = data.astype(np.float32)
     if slope not in (None, 1.0):
         out *= np.float32(slope)
     if inter not in (None, 0.0):
@@ -218,6 +226,7 @@ def _decode_blocks(
     dtype = hdr.get_data_dtype()
     frame_bytes = int(np.prod(frame)) * dtype.itemsize
     raw = np.empty(frame_bytes * step, dtype=np.uint8)
+    converted = None if dtype == np.float32 and dtype.isnative else np.empty(0, np.float32)
     total = 0
     try:
         with _open(path) as f:
@@ -230,7 +239,9 @@ def _decode_blocks(
                     break
                 block = raw[: n * frame_bytes].view(dtype)
                 block = block.reshape((*frame, n) if len(shape) == 4 else shape, order="F")
-                yield start, _apply_scaling(block, hdr)
+                if converted is not None and converted.shape != block.shape:
+                    converted = np.empty(block.shape, dtype=np.float32, order="F")
+                yield start, _apply_scaling(block, hdr, converted)
             f.read(1)  # reach the end of the stream so that the gzip CRC is verified
     except (OSError, EOFError, ValueError) as exc:
         raise InputDataError(f"{where}cannot decode image data of {path}: {exc}") from exc

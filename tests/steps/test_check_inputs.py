@@ -11,7 +11,7 @@ from netregions.steps.check_inputs import check_inputs
 
 from .helpers import AFFINE, fmriprep_columns, write_confounds
 
-N_VOLUMES = 12
+N_VOLUMES = 40
 SIMPLE = {"strategy": "simple", "columns": None, "fd_threshold": None, "std_dvars_threshold": None}
 
 
@@ -23,13 +23,13 @@ def _bold(path, rng, shape=(6, 7, 5, N_VOLUMES), affine=AFFINE, t_r=2.0):
     return str(path)
 
 
-def _runs(tmp_path, rng, subjects=("01", "02"), sidecar_t_r=None):
+def _runs(tmp_path, rng, subjects=("01", "02"), sidecar_t_r=None, n_volumes=N_VOLUMES):
     runs = {}
     for s in subjects:
         name = f"sub-{s}_task-rest"
-        bold = _bold(tmp_path / f"{name}_bold.nii.gz", rng)
+        bold = _bold(tmp_path / f"{name}_bold.nii.gz", rng, shape=(6, 7, 5, n_volumes))
         confounds = write_confounds(
-            tmp_path / f"{name}_confounds.tsv", fmriprep_columns(rng, N_VOLUMES)
+            tmp_path / f"{name}_confounds.tsv", fmriprep_columns(rng, n_volumes)
         )
         sidecar = None
         if sidecar_t_r is not None:
@@ -73,7 +73,7 @@ def test_manifest_of_every_run(tmp_path, rng):
     assert (first["subject"], first["session"], first["task"]) == ("01", "n/a", "rest")
     assert first["bold"] == files["bold"] and first["confounds"] == files["confounds"]
     assert first["bold_bytes"] == str(os.path.getsize(files["bold"]))
-    assert (first["n_volumes"], first["shape"], first["voxel_size_mm"]) == ("12", "6x7x5", "4x4x4")
+    assert (first["n_volumes"], first["shape"], first["voxel_size_mm"]) == ("40", "6x7x5", "4x4x4")
     assert first["t_r"] == "2.5"  # the sidecar's, not the header's 2.0
 
 
@@ -109,7 +109,7 @@ def test_every_problem_is_listed_naming_run_and_file(tmp_path, rng):
     assert len(lines) == 8
     assert f"sub-02_task-rest: file not found: {runs['sub-02_task-rest']['bold']}" in problems
     assert "sub-03_task-rest: expected a 4D image (x, y, z, time) but" in problems
-    assert "sub-04_task-rest: confounds have 10 rows but the BOLD run has 12 volumes" in problems
+    assert "sub-04_task-rest: confounds have 10 rows but the BOLD run has 40 volumes" in problems
     assert (
         "sub-05_task-rest: grid 6x7x6 voxels of 4x4x4 mm, origin (0, 0, 0) of "
         f"{runs['sub-05_task-rest']['bold']} differs from sub-01_task-rest's grid "
@@ -146,3 +146,19 @@ def test_columns_strategy_with_an_unknown_column(tmp_path, rng):
         InputDataError, match=r"sub-01_task-rest: unknown confound column\(s\) \['global_signal'\]"
     ):
         _call(tmp_path, runs, design=design)
+
+
+def test_more_confound_columns_than_volumes_is_refused_before_compute(tmp_path, rng):
+    n_volumes = 30
+    runs = _runs(tmp_path, rng, subjects=("01",), n_volumes=n_volumes)
+    # every column but the dummy flag; one dummy volume left out
+    n_columns = len(fmriprep_columns(rng, n_volumes)) - 1
+    assert n_columns >= n_volumes - 2  # no degrees of freedom left
+    design = {**SIMPLE, "strategy": "columns"}
+    with pytest.raises(
+        InputDataError,
+        match=rf"sub-01_task-rest: {n_columns} confound columns of .*confounds.tsv for "
+        rf"{n_volumes - 1} volumes leave no degrees of freedom; choose a denoising preset",
+    ):
+        _call(tmp_path, runs, design=design)
+    _call(tmp_path, runs, design={**design, "columns": ["csf", "white_matter"]})

@@ -44,8 +44,26 @@ def _check_run(
         from netregions.confounds import build_design, read_confounds_table
 
         table = read_confounds_table(files["confounds"], header.n_volumes, run)
-        build_design(table, run=run, **design)
+        _check_confound_count(build_design(table, run=run, **design), files["confounds"], run)
     return header, t_r
+
+
+def _check_confound_count(design, path: str, run: str) -> None:
+    """Refuse more confound columns than the run's steady-state volumes can carry.
+
+    Censoring is left to the QC step (it may exclude the run); this catches a strategy whose
+    columns alone leave no degrees of freedom, such as every column of a full fMRIPrep table.
+    """
+    if design.confounds is None:
+        return
+    n_usable = len(design.sample_mask) - design.n_dummy
+    n_confounds = design.confounds.shape[1]
+    if n_usable <= n_confounds + 1:
+        raise InputDataError(
+            f"{run}: {n_confounds} confound columns of {path} for {n_usable} volumes leave no "
+            "degrees of freedom; choose a denoising preset (confounds.strategy: simple, "
+            "scrubbing or compcor) or list the columns to use (confounds.columns)"
+        )
 
 
 def check_inputs(
