@@ -78,7 +78,7 @@ def stage_memory_mb(
         "decompose": 16 * rows * mask + 48 * mask * components,
         "consensus": 16 * rows * mask,
         # maps, thresholded copy, regions and the random walker's per-map graph
-        "extract_regions": 24 * grid * regions,
+        "extract_regions": 48 * grid * regions,
         "group_mask": 40 * grid,
     }.get(stage, 0)
     base = BASE_MB.get(stage, BASE_MB["default"])

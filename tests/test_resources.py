@@ -1,0 +1,85 @@
+"""Memory requests: the formulas of docs/performance.md, read from the inputs' headers."""
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from netregions.resources import BASE_MB, memory_mb, stage_memory_mb
+
+GRID, T, V, R = (30, 40, 20), 50, 700, 6
+G = 30 * 40 * 20
+
+
+@pytest.fixture
+def files(tmp_path):
+    bold = nib.Nifti1Image(np.zeros((*GRID, T), dtype=np.int16), np.eye(4))
+    bold.header.set_slope_inter(0.5, 0)
+    nib.save(bold, tmp_path / "bold.nii.gz")
+    mask = np.zeros(GRID, dtype=np.uint8)
+    mask.flat[:V] = 1
+    nib.save(nib.Nifti1Image(mask, np.eye(4)), tmp_path / "mask.nii.gz")
+    np.save(tmp_path / "smoothed.npy", np.zeros((T, V), np.float32))
+    np.save(tmp_path / "maps.npy", np.zeros((V, R), np.float32))
+    for i in range(3):
+        np.save(tmp_path / f"reduced{i}.npy", np.zeros((8, V), np.float32))
+    np.save(tmp_path / "decoded.npy", np.zeros((*GRID, T), np.float32))
+    return {k: str(tmp_path / f) for k, f in [
+        ("bold", "bold.nii.gz"), ("mask", "mask.nii.gz"), ("smoothed", "smoothed.npy"),
+        ("region_maps", "maps.npy"), ("decoded", "decoded.npy"),
+    ]} | {"reduced": [str(tmp_path / f"reduced{i}.npy") for i in range(3)]}  # fmt: skip
+
+
+def test_formulas_in_bytes_above_the_base():
+    # large sizes, so that no request is at the 500 MB floor: bytes as docs/performance.md
+    g, t, v, r, k, n = 2_000_000, 300, 250_000, 40, 20, 2_000
+    mb = lambda stage, nbytes: BASE_MB.get(stage, 250) + int(nbytes / 1e6)  # noqa: E731
+    assert stage_memory_mb("preprocess_subject", grid=g, n_volumes=t, itemsize=2, mask=v) == mb(
+        "preprocess_subject", 16 * g * 6 + 4 * g + 12 * t * v
+    )
+    assert stage_memory_mb("load_subject", grid=g, itemsize=2) == mb(
+        "load_subject", 16 * g * 6 + 52 * g
+    )
+    assert stage_memory_mb("subject_timeseries", n_volumes=t, mask=v, regions=r) == mb(
+        "subject_timeseries", 12 * t * v + 12 * v * r
+    )
+    assert stage_memory_mb("decompose", rows=n, mask=v, components=k) == mb(
+        "decompose", 16 * n * v + 48 * v * k
+    )
+    assert stage_memory_mb("extract_regions", grid=g, regions=r) == mb(
+        "extract_regions", 48 * g * r
+    )
+
+
+def test_small_jobs_get_the_floor():
+    assert stage_memory_mb("load_subject", grid=10, itemsize=2) == 500
+    assert stage_memory_mb("unknown_rule") == 500
+
+
+def test_sizes_are_read_from_headers_and_shapes(files):
+    assert memory_mb("preprocess_subject", files) == stage_memory_mb(
+        "preprocess_subject", grid=G, n_volumes=T, itemsize=2, mask=V
+    )
+    assert memory_mb("subject_timeseries", files) == stage_memory_mb(
+        "subject_timeseries", n_volumes=T, mask=V, regions=R
+    )
+    assert memory_mb("decompose", files) == stage_memory_mb(
+        "decompose", rows=24, mask=V, n_volumes=T, grid=G, itemsize=2, regions=R
+    )
+    # the decoded copy of a run is read like the run (float32)
+    decoded = {**files, "bold": files["decoded"]}
+    assert memory_mb("preprocess_subject", decoded) == stage_memory_mb(
+        "preprocess_subject", grid=G, n_volumes=T, itemsize=4, mask=V
+    )
+
+
+def test_missing_inputs_count_as_empty(tmp_path):
+    assert memory_mb("preprocess_subject", {"bold": str(tmp_path / "missing.nii.gz")}) == 500
+
+
+def test_the_decomposition_request_grows_linearly_with_the_stacked_rows():
+    def request(n_runs: int) -> int:
+        return stage_memory_mb("decompose", rows=8 * n_runs, mask=200_000, components=8)
+
+    small, medium, large = request(100), request(200), request(400)
+    assert large - medium == pytest.approx(2 * (medium - small), abs=2)
+    assert medium - small == pytest.approx(16 * 800 * 200_000 / 1e6, abs=1)
