@@ -8,6 +8,7 @@ import pytest
 from netregions.stability import (
     Consensus,
     centrotype,
+    choose_cut,
     cluster_estimates,
     consensus,
     quality_index,
@@ -245,8 +246,9 @@ def test_stability_is_sorted_and_clusters_relabelled(rng):
     result = consensus(runs, n_clusters=5)
     assert np.all(np.diff(result.stability) <= 0)
     assert np.all((result.stability >= 0) & (result.stability <= 1))
-    assert result.sizes.tolist() == np.bincount(result.labels, minlength=5).tolist()
-    assert result.sizes.sum() == result.labels.size == pool.shape[0]
+    grouped = result.labels[result.labels >= 0]
+    assert result.sizes.tolist() == np.bincount(grouped, minlength=5).tolist()
+    assert result.labels.size == pool.shape[0] and result.n_cut >= 5
     for k, c in enumerate(result.centrotypes):
         assert result.labels[c] == k
         members = np.flatnonzero(result.labels == k)
@@ -275,8 +277,19 @@ def test_consensus_is_invariant_to_flipping_signs_of_estimates(rng):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
 
 
+def _noisy_runs(rng, n_runs=6, n_components=4, n_voxels=80, noise=0.3):
+    """Each run: the same components plus noise, in a random order with random signs."""
+    components = _uncorrelated_components(rng, n_components, n_voxels)
+    runs = []
+    for _ in range(n_runs):
+        noisy = components + noise * rng.standard_normal(components.shape)
+        signs = rng.choice([-1.0, 1.0], size=(n_components, 1))
+        runs.append((noisy * signs)[rng.permutation(n_components)])
+    return runs
+
+
 def test_consensus_is_invariant_to_the_order_of_runs(rng):
-    runs = _random_runs(rng, n_runs=6, n_components=4, n_voxels=80)
+    runs = _noisy_runs(rng)
     perm = rng.permutation(len(runs))
     a, b = consensus(runs), consensus([runs[i] for i in perm])
     np.testing.assert_array_equal(a.maps, b.maps)
@@ -355,3 +368,94 @@ def test_consensus_warning_free_on_clean_input(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         consensus([components, -components])
+
+
+def test_empty_estimates_are_left_out_with_a_warning(rng):
+    """Empty maps (dictionary learning's unused atoms) would each take a cluster of their own
+    and force the real components together at the cut."""
+    components = _uncorrelated_components(rng, 3, 40)
+    runs = [np.vstack([components, np.zeros((2, 40))]) for _ in range(4)]
+    with pytest.warns(UserWarning, match=r"8 empty estimate\(s\) left out \(run 0 component 3,"):
+        result = consensus(runs, n_clusters=3)
+    assert result.sizes.tolist() == [4, 4, 4]
+    np.testing.assert_allclose(result.stability, 1.0)
+    empty = np.tile([False, False, False, True, True], 4)
+    assert np.all(result.labels[empty] == -1) and np.all(result.labels[~empty] >= 0)
+    with (
+        pytest.warns(UserWarning, match="1 empty estimate"),
+        pytest.raises(ValueError, match="2 non-empty estimates for 3 clusters; lower"),
+    ):
+        consensus([np.vstack([components[:2], np.zeros((1, 40))])], n_clusters=3)
+
+
+@pytest.mark.filterwarnings("ignore:consensus.*single member:UserWarning")
+def test_a_component_missing_from_some_runs_is_less_stable(rng):
+    """Network 3 is found, identically, in 6 of 10 runs only (the other runs find unrelated
+    maps): its Iq is as high as the others', its stability is scaled by its coverage."""
+    components = _uncorrelated_components(rng, 4, 200)
+    runs = []
+    for k in range(10):
+        extra = components[3] if k < 6 else rng.standard_normal(200)
+        runs.append(np.vstack([components[:3], extra]) + 0.01 * rng.standard_normal((4, 200)))
+    result = consensus(runs, n_clusters=4)
+    assert result.coverage.tolist()[:3] == [1.0, 1.0, 1.0]
+    # the cut also puts some of the unrelated maps in network 3's cluster
+    assert 0.6 <= result.coverage[3] <= 0.8 and result.sizes[3] >= 6
+    match = _unit_rows(result.maps) @ _unit_rows(components).T
+    assert np.abs(match[3, 3]) > 0.99  # its centrotype is network 3
+    np.testing.assert_allclose(result.stability, result.quality * result.coverage)
+    assert result.stability[3] < 0.65 < result.stability[:3].min()
+
+
+def _brute_force_cut(sim, run_of, n_runs, n_clusters):
+    """The cut maximising the mean of the top stabilities, from full clusterings."""
+    best, best_score = None, -1.0
+    for n_cut in range(n_clusters, sim.shape[0] + 1):
+        labels = cluster_estimates(sim, n_cut)
+        iq = np.clip(np.nan_to_num(quality_index(sim, labels), nan=0.0), 0, 1)
+        cover = np.array([np.unique(run_of[labels == c]).size / n_runs for c in range(n_cut)])
+        score = np.sort(iq * cover)[::-1][:n_clusters].mean()
+        if score > best_score + 1e-12:
+            best, best_score = n_cut, score
+    return best
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_choose_cut_equals_the_brute_force_search(seed):
+    rng = np.random.default_rng(seed)
+    runs = _noisy_runs(rng, n_runs=5, n_components=4, n_voxels=60, noise=0.6)
+    runs = [np.vstack([run, rng.standard_normal((2, 60))]) for run in runs]  # outliers
+    sim = similarity_matrix(np.vstack(runs))
+    run_of = np.repeat(np.arange(5), 6)
+    assert choose_cut(sim, run_of, 5, 4) == _brute_force_cut(sim, run_of, 5, 4)
+
+
+def test_identical_runs_are_cut_at_the_requested_number(rng):
+    components = _uncorrelated_components(rng, 5, 50)
+    sim = similarity_matrix(np.vstack([components] * 4))
+    assert choose_cut(sim, np.repeat(np.arange(4), 5), 4, 5) == 5
+
+
+@pytest.mark.filterwarnings("ignore:consensus.*single member:UserWarning")
+def test_outliers_of_single_runs_do_not_merge_the_components_every_run_finds(rng):
+    """Every run finds the 8 planted networks; asked for 12 components, each also returns a
+    map that recurs in 6 of the 10 runs and 3 maps of its own. Cut at 12 clusters, the 30
+    one-run maps would each want a cluster and force planted networks together."""
+    n_planted, n_runs, n_voxels = 8, 10, 300
+    components = _uncorrelated_components(rng, n_planted + 1, n_voxels)
+    planted, recurring = components[:n_planted], components[n_planted]
+    runs = []
+    for k in range(n_runs):
+        extra = [recurring if k < 6 else rng.standard_normal(n_voxels)]
+        extra += [rng.standard_normal(n_voxels) for _ in range(3)]
+        run = np.vstack([planted, *extra]) + 0.02 * rng.standard_normal((12, n_voxels))
+        runs.append(run[rng.permutation(12)])
+    result = consensus(runs, n_clusters=12)
+    match = np.abs(_unit_rows(result.maps) @ _unit_rows(planted).T)
+    found = match.max(axis=0)
+    assert np.all(found > 0.95)  # every planted network is a consensus map of its own
+    stable = np.argmax(match, axis=0)
+    assert sorted(stable.tolist()) == list(range(n_planted))  # the 8 most stable maps
+    assert np.all(result.coverage[:n_planted] == 1.0)
+    assert result.stability[:n_planted].min() > 0.8
+    assert result.stability[n_planted:].max() < 0.65

@@ -22,6 +22,7 @@ __all__ = [
     "SIGN_CONVENTIONS",
     "Consensus",
     "centrotype",
+    "choose_cut",
     "cluster_estimates",
     "consensus",
     "quality_index",
@@ -43,12 +44,21 @@ class Consensus:
     maps : ndarray, shape (n_clusters, n_voxels)
         Each cluster's centrotype, sign-flipped to the chosen convention; same dtype as the runs.
     stability : ndarray, shape (n_clusters,)
-        ICASSO quality index Iq clipped to [0, 1]; 0.0 for a single-member cluster.
+        Stability index in [0, 1]: ``quality`` times ``coverage``.
     labels : ndarray, shape (n_pool,)
-        Cluster (row of ``maps``) of every pooled estimate; ``n_pool`` is the total number of
-        components over all runs, pooled run after run.
+        Cluster (row of ``maps``) of every pooled estimate; -1 for an empty (constant)
+        estimate, which is left out of the clustering, and for the members of clusters not
+        kept. ``n_pool`` is the total number of components over all runs, pooled run after
+        run.
     sizes : ndarray, shape (n_clusters,)
         Members per cluster.
+    quality : ndarray, shape (n_clusters,)
+        ICASSO quality index Iq clipped to [0, 1]; 0.0 for a single-member cluster.
+    coverage : ndarray, shape (n_clusters,)
+        Fraction of the runs with at least one member in the cluster.
+    n_cut : int
+        Clusters of the cut (:func:`choose_cut`), of which the ``n_clusters`` most stable are
+        kept.
     centrotypes : ndarray, shape (n_clusters,)
         Index of each cluster's centrotype among the pooled estimates.
     similarity : ndarray, shape (n_pool, n_pool)
@@ -64,6 +74,9 @@ class Consensus:
     sizes: np.ndarray
     centrotypes: np.ndarray
     similarity: np.ndarray
+    quality: np.ndarray
+    coverage: np.ndarray
+    n_cut: int
     mean_maps: np.ndarray | None = None
 
 
@@ -314,31 +327,161 @@ def consensus(
     if n_clusters is None:
         n_clusters = int(np.asarray(runs[0]).shape[0])
     _check_n_clusters(n_clusters, pool.shape[0])
+    kept = _informative(pool, run_of, comp_of, n_clusters)
 
-    sim = similarity_matrix(pool)
-    labels = cluster_estimates(sim, n_clusters)
+    sim = similarity_matrix(pool[kept])
+    runs_of_kept = run_of[kept]
+    n_cut = choose_cut(sim, runs_of_kept, len(runs), n_clusters)
+    labels = cluster_estimates(sim, n_cut)
+    members = [np.flatnonzero(labels == c) for c in range(n_cut)]
+    centres = np.array([kept[centrotype(sim, m)] for m in members], dtype=np.int64)
+    coverage = np.array([np.unique(runs_of_kept[m]).size / len(runs) for m in members])
     iq = quality_index(sim, labels)
-    centres = np.array(
-        [centrotype(sim, np.flatnonzero(labels == c)) for c in range(n_clusters)], dtype=np.int64
-    )
-    stability = _stability_from_iq(iq, centres, run_of, comp_of)
+    quality = np.clip(np.nan_to_num(iq, nan=0.0), 0.0, 1.0)
+    stability = quality * coverage
 
-    order = np.lexsort((centres, -stability))  # last key is primary
-    new_label = np.empty(n_clusters, dtype=np.int64)
+    order = np.lexsort((centres, -stability))[:n_clusters]  # last key is primary
+    _warn_single_members(iq[order], centres[order], run_of, comp_of)
+    new_label = np.full(n_cut, -1, dtype=np.int64)
     new_label[order] = np.arange(n_clusters)
-    labels = new_label[labels]
+    all_labels = np.full(pool.shape[0], -1, dtype=np.int64)
+    all_labels[kept] = new_label[labels]
     centres = centres[order]
     maps = _apply_sign_convention(pool[centres].copy(), sign)
-    mean_maps = _aligned_means(pool, labels, maps) if average_members else None
+    grouped = all_labels >= 0
+    mean_maps = (
+        _aligned_means(pool[grouped], all_labels[grouped], maps) if average_members else None
+    )
     return Consensus(
         maps=maps,
         stability=stability[order],
-        labels=labels,
-        sizes=np.bincount(labels, minlength=n_clusters),
+        labels=all_labels,
+        sizes=np.bincount(all_labels[grouped], minlength=n_clusters),
         centrotypes=centres,
         similarity=sim,
+        quality=quality[order],
+        coverage=coverage[order],
+        n_cut=n_cut,
         mean_maps=mean_maps,
     )
+
+
+def choose_cut(similarity: np.ndarray, run_of: np.ndarray, n_runs: int, n_clusters: int) -> int:
+    """Number of clusters to cut the average-linkage tree at, at least ``n_clusters``.
+
+    The cut that maximises the mean stability (quality x coverage, as :func:`consensus`) of
+    its ``n_clusters`` most stable clusters. Cutting at exactly ``n_clusters`` (ICASSO's
+    default) lets estimates that only one run produced take clusters of their own and push
+    the components every run finds together; a finer cut leaves such outliers in small,
+    unstable clusters that are then not kept (docs/methods/stability.md, "Choosing the cut").
+
+    Parameters
+    ----------
+    similarity : ndarray, shape (n_pool, n_pool)
+        Symmetric similarity in [0, 1] (see :func:`similarity_matrix`).
+    run_of : ndarray of int, shape (n_pool,)
+        Run of every estimate.
+    n_runs : int
+        Number of runs (the denominator of coverage).
+    n_clusters : int
+        Clusters to keep.
+
+    Returns
+    -------
+    int
+        Between ``n_clusters`` and ``n_pool``; the smallest among equal scores.
+
+    Notes
+    -----
+    Every cut is scored from the linkage merges alone (cluster sizes, sums of similarity and
+    runs, updated merge by merge), so the search costs about one clustering.
+    """
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
+    sim = _check_similarity(similarity)
+    n_pool = sim.shape[0]
+    _check_n_clusters(n_clusters, n_pool)
+    if n_pool == 1:
+        return 1
+    distance = 1.0 - sim
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(squareform(distance, checks=False), method="average")
+    scores = _cut_scores(tree, sim, np.asarray(run_of), n_runs, n_clusters)
+    best = max(scores, key=lambda n: (scores[n], -n))
+    return int(best)
+
+
+def _cut_scores(
+    tree: np.ndarray, sim: np.ndarray, run_of: np.ndarray, n_runs: int, n_clusters: int
+) -> dict[int, float]:
+    """Mean stability of the ``n_clusters`` most stable clusters of every cut of ``tree``."""
+    n_pool = sim.shape[0]
+    row_sums = sim.sum(axis=1) - 1.0  # similarity to every other estimate
+
+    size = {i: 1 for i in range(n_pool)}
+    inner = {i: 0.0 for i in range(n_pool)}  # sum over ordered pairs of distinct members
+    outer = {i: float(row_sums[i]) for i in range(n_pool)}  # members' sums to every other
+    runs = {i: frozenset([int(run_of[i])]) for i in range(n_pool)}
+    score_of = {i: 0.0 for i in range(n_pool)}
+
+    def stability(node: int) -> float:
+        n = size[node]
+        if n == 1:
+            return 0.0
+        intra = inner[node] / (n * (n - 1))
+        between = (outer[node] - inner[node]) / (n * (n_pool - n)) if n < n_pool else 0.0
+        return min(max(intra - between, 0.0), 1.0) * len(runs[node]) / n_runs
+
+    scores = {}
+    if n_pool >= n_clusters:
+        scores[n_pool] = _top_mean(score_of, n_clusters)
+    for m in range(n_pool - n_clusters):
+        a, b, height = int(tree[m, 0]), int(tree[m, 1]), float(tree[m, 2])
+        node = n_pool + m
+        cross = (1.0 - height) * size[a] * size[b]  # average linkage: mean distance
+        size[node] = size.pop(a) + size.pop(b)
+        inner[node] = inner.pop(a) + inner.pop(b) + 2.0 * cross
+        outer[node] = outer.pop(a) + outer.pop(b)
+        runs[node] = runs.pop(a) | runs.pop(b)
+        del score_of[a], score_of[b]
+        score_of[node] = stability(node)
+        scores[n_pool - m - 1] = _top_mean(score_of, n_clusters)
+    return scores
+
+
+def _top_mean(score_of: dict[int, float], k: int) -> float:
+    values = np.fromiter(score_of.values(), dtype=np.float64)
+    return float(np.partition(values, values.size - k)[values.size - k :].mean())
+
+
+def _informative(
+    pool: np.ndarray, run_of: np.ndarray, comp_of: np.ndarray, n_clusters: int
+) -> np.ndarray:
+    """Indices of the non-constant estimates; a warning names the constant ones.
+
+    A constant estimate (an empty map: dictionary learning with more components than the data
+    support, or too strong a penalty) correlates with nothing. Kept, every one would be a
+    cluster of its own and push the real components together at the cut.
+    """
+    constant = np.ptp(pool, axis=1) == 0
+    if constant.any():
+        names = ", ".join(
+            f"run {run_of[i]} component {comp_of[i]}" for i in np.flatnonzero(constant)
+        )
+        warnings.warn(
+            f"consensus: {int(constant.sum())} empty estimate(s) left out ({names}); "
+            "fewer components or a weaker penalty would avoid them",
+            UserWarning,
+            stacklevel=3,
+        )
+    kept = np.flatnonzero(~constant)
+    if kept.size < n_clusters:
+        raise ValueError(
+            f"consensus: {kept.size} non-empty estimates for {n_clusters} clusters; lower "
+            "decomposition.n_components or decomposition.alpha"
+        )
+    return kept
 
 
 def _pool_runs(runs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -359,10 +502,10 @@ def _pool_runs(runs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.n
     return pool, run_of, comp_of
 
 
-def _stability_from_iq(
+def _warn_single_members(
     iq: np.ndarray, centres: np.ndarray, run_of: np.ndarray, comp_of: np.ndarray
-) -> np.ndarray:
-    """Iq clipped to [0, 1]; single-member clusters (NaN) become 0.0 with a warning."""
+) -> None:
+    """Warn about kept clusters with a single member (Iq undefined, stability 0.0)."""
     for c in np.flatnonzero(np.isnan(iq)):
         k = centres[c]
         warnings.warn(
@@ -371,7 +514,6 @@ def _stability_from_iq(
             UserWarning,
             stacklevel=3,
         )
-    return np.clip(np.nan_to_num(iq, nan=0.0), 0.0, 1.0)
 
 
 def _apply_sign_convention(maps: np.ndarray, sign: SignConvention) -> np.ndarray:

@@ -52,9 +52,12 @@ def test_identical_seeds_give_the_same_maps_with_stability_one(tmp_path):
     consensus(seeds, tmp_path / "mask.nii.gz", **_outputs(tmp_path), n_components=3)
     np.testing.assert_array_equal(_read_maps(tmp_path / "components.nii.gz"), maps)
     rows = read_table(tmp_path / "stability.tsv")
-    assert list(rows[0]) == ["component", "stability", "size", "n_runs"]
+    assert list(rows[0]) == [
+        "component", "stability", "quality_index", "coverage", "size", "n_runs"
+    ]  # fmt: skip
     assert [r["component"] for r in rows] == ["0", "1", "2"]
-    assert [float(r["stability"]) for r in rows] == pytest.approx([1.0] * 3, abs=1e-9)
+    for key in ("stability", "quality_index", "coverage"):
+        assert [float(r[key]) for r in rows] == pytest.approx([1.0] * 3, abs=1e-9)
     assert [(r["size"], r["n_runs"]) for r in rows] == [("3", "3")] * 3
 
 

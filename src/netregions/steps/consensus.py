@@ -39,8 +39,10 @@ def consensus(
         Output: 4D float32 NIfTI of the consensus maps (each cluster's centrotype), most
         stable first.
     stability : path-like
-        Output TSV: ``component`` (0-based volume of ``components``), ``stability`` (ICASSO
-        quality index in [0, 1]), ``size`` (members of the cluster), ``n_runs``.
+        Output TSV: ``component`` (0-based volume of ``components``), ``stability`` (in
+        [0, 1]: ``quality_index`` times ``coverage``), ``quality_index`` (ICASSO's Iq clipped
+        to [0, 1]), ``coverage`` (fraction of the seeds with a member in the cluster),
+        ``size`` (members of the cluster), ``n_runs`` (seeds).
     method : {"dictlearning", "canica"}
         Sets the sign convention of the maps.
     n_components : int
@@ -53,15 +55,24 @@ def consensus(
     runs = [np.load(path) for path in seeds]
     result = cluster(runs, n_clusters=n_components, sign=SIGN_OF_METHOD[method])
     log.info(
-        "%d clusters of %d estimates from %d seeds; stability %s",
+        "the %d most stable of %d clusters of %d estimates from %d seeds; stability %s",
         len(result.stability),
+        result.n_cut,
         sum(r.shape[0] for r in runs),
         len(runs),
         np.round(result.stability, 3).tolist(),
     )
     save_nifti(unmask(result.maps.astype(np.float32), mask_data), affine, components)
     rows = [
-        {"component": k, "stability": s, "size": int(n), "n_runs": len(runs)}
-        for k, (s, n) in enumerate(zip(result.stability, result.sizes, strict=True))
+        {
+            "component": k,
+            "stability": result.stability[k],
+            "quality_index": result.quality[k],
+            "coverage": result.coverage[k],
+            "size": int(result.sizes[k]),
+            "n_runs": len(runs),
+        }
+        for k in range(len(result.stability))
     ]
-    write_table(stability, rows, ["component", "stability", "size", "n_runs"])
+    columns = ["component", "stability", "quality_index", "coverage", "size", "n_runs"]
+    write_table(stability, rows, columns)
