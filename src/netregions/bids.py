@@ -59,19 +59,9 @@ ENTITY_ORDER: tuple[str, ...] = (
     "desc",
 )
 
-#: The entities that identify one acquired run (docs/methods/bids.md, Runs).
-RUN_ENTITIES: tuple[str, ...] = (
-    "sub",
-    "ses",
-    "task",
-    "acq",
-    "ce",
-    "rec",
-    "dir",
-    "run",
-    "echo",
-    "part",
-)
+#: The entities that identify one acquired run (docs/methods/bids.md, Runs): ``sub`` to
+#: ``part`` in the writing order.
+RUN_ENTITIES: tuple[str, ...] = ENTITY_ORDER[: ENTITY_ORDER.index("part") + 1]
 
 #: BIDS version that our dataset_description.json declares.
 BIDS_VERSION = "1.10.0"

@@ -265,15 +265,28 @@ def test_user_profile_account_and_partition_pass_through(tmp_path):
     out = snakemake(workdir, "-n", "--profile", str(user), "--workflow-profile", str(PROFILE))
     requests, rule = {}, None
     for line in out.stdout.splitlines():
-        if re.match(r"(local)?rule \w+:", line):
-            # local rules (the targets, provenance) run on the submit host
-            rule = None if line.startswith("local") else line.split()[-1].rstrip(":")
+        if re.match(r"(local)?(rule|checkpoint) \w+:", line):
+            rule = line.split()[-1].rstrip(":")
         elif line.strip().startswith("resources:") and rule:
             requests[rule] = line
-    assert requests
+    # local rules run on the submit host: the targets (no action) and those marked localrule
+    local = {"default", "all"} | _marked_local_rules()
+    requests = {rule: line for rule, line in requests.items() if rule not in local}
+    assert {"load_subject", "decompose", "subject_timeseries"} <= set(requests)
     for rule, line in requests.items():
         assert "slurm_account=research" in line and "slurm_partition=compute" in line, line
         assert "runtime=" in line, f"{rule} has no time request: {line}"
+
+
+def _marked_local_rules() -> set[str]:
+    """Rules whose definition says ``localrule: True``, read from the workflow's files."""
+    names = set()
+    for path in (REPO / "workflow").rglob("*.smk"):
+        for block in re.split(r"\n\s*(?=(?:rule|checkpoint) \w+:)", path.read_text()):
+            match = re.match(r"\s*(?:rule|checkpoint) (\w+):", block)
+            if match and "localrule: True" in block:
+                names.add(match.group(1))
+    return names
 
 
 def _outputs(workdir: Path) -> set[Path]:

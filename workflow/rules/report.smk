@@ -10,6 +10,8 @@ rule dataset_description:
     localrule: True
     conda:
         "../../envs/netregions.yaml"
+    resources:
+        runtime=5,
     params:
         source=SOURCE,
         source_dir=DATA["fmriprep"]["dir"] if SOURCE == "fmriprep" else None,
@@ -29,6 +31,8 @@ rule provenance:
     localrule: True
     conda:
         "../../envs/netregions.yaml"
+    resources:
+        runtime=5,
     params:
         config=config,
     script:
