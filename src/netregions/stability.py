@@ -152,18 +152,22 @@ def cluster_estimates(similarity: np.ndarray, n_clusters: int) -> np.ndarray:
     by replaying its first ``n_pool - n_clusters`` merges, so exactly ``n_clusters`` clusters come
     out even when merge heights tie (a height threshold could give fewer).
     """
-    from scipy.cluster.hierarchy import linkage
-    from scipy.spatial.distance import squareform
-
     sim = _check_similarity(similarity)
     n_pool = sim.shape[0]
     _check_n_clusters(n_clusters, n_pool)
     if n_pool == 1:
         return np.zeros(1, dtype=np.int64)
+    return _cut_tree(_average_linkage(sim), n_pool, n_clusters)
+
+
+def _average_linkage(sim: np.ndarray) -> np.ndarray:
+    """Average-linkage tree (scipy) of the distance ``1 - sim``; at least two estimates."""
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
     distance = 1.0 - sim
     np.fill_diagonal(distance, 0.0)
-    tree = linkage(squareform(distance, checks=False), method="average")
-    return _cut_tree(tree, n_pool, n_clusters)
+    return linkage(squareform(distance, checks=False), method="average")
 
 
 def _cut_tree(tree: np.ndarray, n_pool: int, n_clusters: int) -> np.ndarray:
@@ -331,8 +335,12 @@ def consensus(
 
     sim = similarity_matrix(pool[kept])
     runs_of_kept = run_of[kept]
-    n_cut = choose_cut(sim, runs_of_kept, len(runs), n_clusters)
-    labels = cluster_estimates(sim, n_cut)
+    if kept.size == 1:
+        n_cut, labels = 1, np.zeros(1, dtype=np.int64)
+    else:
+        tree = _average_linkage(sim)
+        n_cut = _best_cut(tree, sim, runs_of_kept, len(runs), n_clusters)
+        labels = _cut_tree(tree, kept.size, n_cut)
     members = [np.flatnonzero(labels == c) for c in range(n_cut)]
     centres = np.array([kept[centrotype(sim, m)] for m in members], dtype=np.int64)
     coverage = np.array([np.unique(runs_of_kept[m]).size / len(runs) for m in members])
@@ -396,20 +404,18 @@ def choose_cut(similarity: np.ndarray, run_of: np.ndarray, n_runs: int, n_cluste
     Every cut is scored from the linkage merges alone (cluster sizes, sums of similarity and
     runs, updated merge by merge), so the search costs about one clustering.
     """
-    from scipy.cluster.hierarchy import linkage
-    from scipy.spatial.distance import squareform
-
     sim = _check_similarity(similarity)
-    n_pool = sim.shape[0]
-    _check_n_clusters(n_clusters, n_pool)
-    if n_pool == 1:
+    _check_n_clusters(n_clusters, sim.shape[0])
+    if sim.shape[0] == 1:
         return 1
-    distance = 1.0 - sim
-    np.fill_diagonal(distance, 0.0)
-    tree = linkage(squareform(distance, checks=False), method="average")
-    scores = _cut_scores(tree, sim, np.asarray(run_of), n_runs, n_clusters)
-    best = max(scores, key=lambda n: (scores[n], -n))
-    return int(best)
+    return _best_cut(_average_linkage(sim), sim, np.asarray(run_of), n_runs, n_clusters)
+
+
+def _best_cut(
+    tree: np.ndarray, sim: np.ndarray, run_of: np.ndarray, n_runs: int, n_clusters: int
+) -> int:
+    scores = _cut_scores(tree, sim, run_of, n_runs, n_clusters)
+    return int(max(scores, key=lambda n: (scores[n], -n)))
 
 
 def _cut_scores(
@@ -433,9 +439,7 @@ def _cut_scores(
         between = (outer[node] - inner[node]) / (n * (n_pool - n)) if n < n_pool else 0.0
         return min(max(intra - between, 0.0), 1.0) * len(runs[node]) / n_runs
 
-    scores = {}
-    if n_pool >= n_clusters:
-        scores[n_pool] = _top_mean(score_of, n_clusters)
+    scores = {n_pool: _top_mean(score_of, n_clusters)}
     for m in range(n_pool - n_clusters):
         a, b, height = int(tree[m, 0]), int(tree[m, 1]), float(tree[m, 2])
         node = n_pool + m
