@@ -65,22 +65,27 @@ def fmriprep_data(dataset) -> dict:
     return {"source": "fmriprep", "fmriprep": {"dir": str(dataset.root)}}
 
 
-def qcfc_case() -> list[dict]:
-    root = OUT / "planted-qcfc"
+def prepare(case: str, **planted) -> tuple:
+    """A fresh dataset of 20 subjects with ``planted`` truths, and an empty working folder."""
+    root = OUT / f"planted-{case}"
     shutil.rmtree(root, ignore_errors=True)
-    print("[qcfc] generating 20 subjects (not timed) ...", flush=True)
+    print(f"[{case}] generating 20 subjects (not timed) ...", flush=True)
     dataset = make_fmriprep_dataset(
         root / "derivatives",
         n_subjects=20,
         shape=(40, 48, 40),
         n_volumes=150,
         n_networks=8,
-        n_spikes=6,
-        high_motion_subjects=HIGH_MOVERS,
         seed=0,
+        **planted,
     )
     workdir = root / "work"
     workdir.mkdir()
+    return dataset, workdir
+
+
+def qcfc_case() -> list[dict]:
+    dataset, workdir = prepare("qcfc", n_spikes=6, high_motion_subjects=HIGH_MOVERS)
     rows = []
     for max_mean_fd in (None, 0.5):
         for name, confounds in STRATEGIES.items():
@@ -124,20 +129,7 @@ def spikes_censored(results: Path, dataset, qc: list[dict]) -> float:
 
 
 def groups_case() -> list[dict]:
-    root = OUT / "planted-groups"
-    shutil.rmtree(root, ignore_errors=True)
-    print("[groups] generating 20 subjects (not timed) ...", flush=True)
-    dataset = make_fmriprep_dataset(
-        root / "derivatives",
-        n_subjects=20,
-        shape=(40, 48, 40),
-        n_volumes=150,
-        n_networks=8,
-        coupling=0.6,
-        seed=0,
-    )
-    workdir = root / "work"
-    workdir.mkdir()
+    dataset, workdir = prepare("groups", coupling=0.6)
     print("[groups] running the workflow ...", flush=True)
     kinds = ["correlation", "partial correlation", "tangent"]
     results = run_workflow(
