@@ -11,13 +11,11 @@ from matplotlib.colors import to_rgba
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
-from netregions.plotting._draw import save_figure
+from netregions.plotting import save_figure
 from netregions.plotting._inputs import load_layer, read_regions_table
 from netregions.plotting.comparison import (
     draw_classification,
     draw_edge_differences,
-    plot_classification,
-    plot_edge_differences,
 )
 from netregions.plotting.demo import make_demo_inputs
 from netregions.plotting.qc import (
@@ -25,10 +23,6 @@ from netregions.plotting.qc import (
     draw_motion_overview,
     draw_qcfc,
     draw_stability,
-    plot_motion_overview,
-    plot_qcfc,
-    plot_stability,
-    plot_tsnr,
 )
 
 SMALL_SHAPE = (20, 24, 20)
@@ -94,8 +88,9 @@ def test_motion_one_run_shows_the_trace_censoring_and_threshold(tmp_path):
     # mean FD over the 9 finite values = 3.0 / 9
     assert "mean FD 0.33 mm, 3/10 censored" in all_texts(fig)
     assert ax.get_xlabel() == "time (s)" and ax.get_ylabel() == "FD (mm)"
-    out = plot_motion_overview(
-        ["sub-01"], [fd], [kept], [True], tmp_path / "m.png", fd_threshold=0.5, max_mean_fd=None
+    out = save_figure(
+        draw_motion_overview(["sub-01"], [fd], [kept], [True], fd_threshold=0.5, max_mean_fd=None),
+        tmp_path / "m.png",
     )
     assert_png(out, (320, 1100))
 
@@ -110,9 +105,7 @@ def test_motion_traces_grey_out_and_label_excluded_runs(rng, tmp_path):
     assert [a.get_title(loc="left") for a in excluded] == ["sub-0001_task-rest"]
     assert excluded[0].get_title(loc="right").startswith("excluded: mean FD > 0.3 mm")
     assert "5 runs, 1 excluded; 15 of 300 volumes censored (5.0 %)" in fig._suptitle.get_text()
-    out = plot_motion_overview(
-        runs, fd, kept, included, tmp_path / "m5.png", fd_threshold=0.5, max_mean_fd=0.3
-    )
+    out = save_figure(fig, tmp_path / "m5.png")
     assert_png(out, (445, 1100))  # 3 rows of 2 columns: 1 + 3 x 1.15 inches
 
 
@@ -158,9 +151,8 @@ def test_motion_clips_spikes_and_marks_them_at_the_top(rng):
 @pytest.mark.parametrize("n_runs", [1, 13])
 def test_motion_all_runs_excluded(rng, tmp_path, n_runs):
     runs, fd, kept, _ = motion_runs(rng, n_runs)
-    out = plot_motion_overview(
-        runs, fd, kept, [False] * n_runs, tmp_path / "m.png", fd_threshold=0.5, max_mean_fd=0.01
-    )
+    fig = draw_motion_overview(runs, fd, kept, [False] * n_runs, fd_threshold=0.5, max_mean_fd=0.01)
+    out = save_figure(fig, tmp_path / "m.png")
     assert_png(out, (320, 1100) if n_runs == 1 else (750, 1100))
 
 
@@ -168,12 +160,12 @@ def test_motion_1000_runs_is_a_fast_heat_map(rng, tmp_path):
     runs, fd, kept, included = motion_runs(rng, 1000, n_volumes=200)
     fd[3] = fd[3][:150]  # a shorter run: its last 50 volumes are padding
     kept[3] = kept[3][:150]
-    plot_stability(np.array([0.9]), tmp_path / "warm.png")  # fonts and caches, not timed
+    save_figure(draw_stability(np.array([0.9])), tmp_path / "warm.png")  # fonts, caches: not timed
     start = time.perf_counter()
     fig = draw_motion_overview(
         runs, fd, kept, included, fd_threshold=0.5, max_mean_fd=0.3, t_r=[2.0] * 1000
     )
-    out = save_figure(fig, tmp_path / "m.png")  # what plot_motion_overview does
+    out = save_figure(fig, tmp_path / "m.png")
     assert time.perf_counter() - start < 2.0
     assert_png(out, (750, 1100))
     (image,) = [c for ax in fig.axes for c in ax.get_children() if isinstance(c, AxesImage)]
@@ -226,7 +218,7 @@ def test_qcfc_histogram_counts_every_edge_and_reports_the_median(tmp_path):
     tangent_legend = "\n".join(t.get_text() for t in tangent.get_legend().get_texts())
     assert "median |QC-FC| = 0.087" in tangent_legend and "p < 0.05" not in tangent_legend
     assert correlation.get_title() == "correlation"
-    out = plot_qcfc(qcfc, tmp_path / "q.png", summaries=summaries)
+    out = save_figure(fig, tmp_path / "q.png")
     assert_png(out, (410, 760))  # 2 kinds x 3.8 in, 0.7 + 3.4 in
 
 
@@ -243,7 +235,7 @@ def test_qcfc_all_nan_kind_says_so(tmp_path, rng):
     assert "no finite QC-FC value" in all_texts(tangent_hist)
     assert "no finite QC-FC value" in all_texts(tangent_distance)
     assert tangent_hist.get_legend() is None
-    out = plot_qcfc(qcfc, tmp_path / "q.png", distances=distances)
+    out = save_figure(fig, tmp_path / "q.png")
     assert_png(out, (750, 760))
 
 
@@ -309,7 +301,7 @@ def test_stability_bars_nan_and_cluster_sizes(tmp_path):
     corners = band.get_patch_transform().transform([(0, 0), (1, 1)])
     assert corners[:, 1] == pytest.approx([0.8, 0.9])
     assert "3 at or above 0.8" in fig._suptitle.get_text()
-    out = plot_stability(stability, tmp_path / "s.png", sizes=sizes, n_runs=10)
+    out = save_figure(fig, tmp_path / "s.png")
     assert_png(out, (400, 600))
 
 
@@ -318,26 +310,13 @@ def test_stability_bars_nan_and_cluster_sizes(tmp_path):
     [(np.full(4, np.nan), (400, 600)), (np.linspace(0.5, 1.0, 100), (400, 1400))],
 )
 def test_stability_all_nan_and_many_networks(tmp_path, stability, pixels):
-    out = plot_stability(stability, tmp_path / "s.png")
+    out = save_figure(draw_stability(stability), tmp_path / "s.png")
     assert_png(out, pixels)
 
 
 def test_stability_sizes_must_match():
     with pytest.raises(ValueError, match="3 cluster sizes for 2 networks"):
         draw_stability(np.ones(2), sizes=np.ones(3))
-
-
-# --------------------------------------------------------------------------- tSNR
-
-
-def test_tsnr_strip(tmp_path, rng):
-    runs = [f"sub-{k:02d}" for k in range(30)]
-    out = plot_tsnr(
-        runs, rng.uniform(30, 80, 30), tmp_path / "t.png", included=[True] * 29 + [False]
-    )
-    assert_png(out, (380, 1100))
-    with pytest.raises(ValueError, match="30 runs, 2 tSNR values"):
-        plot_tsnr(runs, np.ones(2), tmp_path / "t.png")
 
 
 # --------------------------------------------------------------------------- classification
@@ -381,7 +360,7 @@ def test_classification_points_chance_and_p_values(tmp_path):
     (splits,) = [c for c in ax.collections if isinstance(c, PathCollection)]
     assert sorted(splits.get_offsets()[:, 1]) == pytest.approx([0.4, 0.5, 0.55, 0.63])
     assert "30 subjects" in fig._suptitle.get_text()
-    out = plot_classification(CLASSIFICATION_ROWS, tmp_path / "c.png")
+    out = save_figure(fig, tmp_path / "c.png")
     assert_png(out, (420, 600))
 
 
@@ -444,7 +423,7 @@ def test_edge_differences_draw_exactly_the_significant_edges(regions, rng, tmp_p
     (marks,) = [c for c in matrix.collections if isinstance(c, PathCollection)]
     assert len(marks.get_offsets()) == 2 * len(planted)
     assert f"5 of {n * (n - 1) // 2} edges significant" in fig._suptitle.get_text()
-    out = plot_edge_differences(statistic, significant, table, mask, tmp_path / "e.png", title="x")
+    out = save_figure(fig, tmp_path / "e.png")
     assert_png(out, (460, 1500))
 
 
@@ -457,7 +436,7 @@ def test_edge_differences_without_significant_edge_say_so(regions, rng, tmp_path
         assert not [c for c in ax.collections if isinstance(c, LineCollection) and c.get_segments()]
     assert "no edge significant after FDR correction" in all_texts(fig)
     assert "0 of" in fig._suptitle.get_text()
-    out = plot_edge_differences(statistic, significant, table, mask, tmp_path / "e.png", title="x")
+    out = save_figure(fig, tmp_path / "e.png")
     assert_png(out, (460, 1500))
 
 

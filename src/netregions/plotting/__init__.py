@@ -8,6 +8,7 @@ maps; oblique affines are refused.
 Importing this subpackage imports matplotlib; ``import netregions`` does not.
 """
 
+from netregions.plotting._draw import save_figure
 from netregions.plotting.atlas import draw_atlas, plot_components, plot_regions
 from netregions.plotting.connectome import (
     Edges,
@@ -55,5 +56,6 @@ __all__ = [
     "plot_network",
     "plot_region_figures",
     "plot_regions",
+    "save_figure",
     "select_edges",
 ]

@@ -1,14 +1,14 @@
 """Group-comparison figures: classification accuracy per kind, and edge-wise differences.
 
-Every ``plot_*`` function takes arrays and an output path, writes one PNG atomically and returns
-its path; the matching ``draw_*`` function returns the :class:`~matplotlib.figure.Figure`
-(no pyplot state). How to read each figure: docs/methods/figures.md.
+Every ``draw_*`` function takes arrays and returns a :class:`~matplotlib.figure.Figure`
+(no pyplot state), so tests can inspect what was drawn; the rule's step writes it with
+:func:`netregions.plotting.save_figure` (one PNG, atomically). How to read each figure:
+docs/methods/figures.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
@@ -23,7 +23,6 @@ from netregions.plotting._draw import (
     PANEL_FONT,
     add_ortho_axes,
     new_figure,
-    save_figure,
 )
 from netregions.plotting._grid import DISPLAY_AXES
 from netregions.plotting._inputs import Layer, RegionsTable
@@ -40,8 +39,6 @@ __all__ = [
     "CHANCE_LEVEL",
     "draw_classification",
     "draw_edge_differences",
-    "plot_classification",
-    "plot_edge_differences",
 ]
 
 #: Balanced accuracy of a classifier that guesses (docs/methods/figures.md, Classification).
@@ -208,23 +205,6 @@ def _classification_handles(rows: list[dict]) -> list:
             )
         )
     return handles
-
-
-def plot_classification(rows: Sequence[Mapping], output: Path | str) -> Path:
-    """Write the classification figure of :func:`draw_classification` as a PNG.
-
-    Parameters
-    ----------
-    rows : sequence of mapping
-        See :func:`draw_classification`.
-    output : path-like
-        PNG to write (atomically).
-
-    Returns
-    -------
-    Path
-    """
-    return save_figure(draw_classification(rows), output)
 
 
 # --------------------------------------------------------------------------- edge differences
@@ -442,34 +422,3 @@ def draw_edge_differences(
         subtitle += f" ({positive} positive, {n_significant - positive} negative)"
     fig.suptitle(f"{title}\n{subtitle}", fontsize=_FONT + 2)
     return fig
-
-
-def plot_edge_differences(
-    statistic: np.ndarray,
-    significant: np.ndarray,
-    table: RegionsTable,
-    mask: Layer,
-    output: Path | str,
-    *,
-    title: str,
-    statistic_label: str = "statistic",
-) -> Path:
-    """Write the edge-difference figure of :func:`draw_edge_differences` as a PNG.
-
-    Parameters
-    ----------
-    statistic, significant, table, mask
-        See :func:`draw_edge_differences`.
-    output : path-like
-        PNG to write (atomically).
-    title : str
-    statistic_label : str, default="statistic"
-
-    Returns
-    -------
-    Path
-    """
-    fig = draw_edge_differences(
-        statistic, significant, table, mask, title=title, statistic_label=statistic_label
-    )
-    return save_figure(fig, output)

@@ -1,15 +1,15 @@
-"""Quality-control figures: head motion per run, QC-FC, network stability and tSNR.
+"""Quality-control figures: head motion per run, QC-FC, and network stability.
 
-Every ``plot_*`` function takes arrays and an output path, writes one PNG atomically and returns
-its path; the matching ``draw_*`` function returns the :class:`~matplotlib.figure.Figure`
-(no pyplot state) so tests can inspect what was drawn. How to read each figure:
+Every ``draw_*`` function takes arrays and returns a :class:`~matplotlib.figure.Figure`
+(no pyplot state), so tests can inspect what was drawn; the rule's step writes it with
+:func:`netregions.plotting.save_figure` (one PNG, atomically). How to read each figure:
 docs/methods/figures.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 from matplotlib import colormaps
@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from netregions.plotting._draw import PANEL_FONT, new_figure, save_figure
+from netregions.plotting._draw import PANEL_FONT, new_figure
 
 __all__ = [
     "MAX_TRACE_RUNS",
@@ -30,16 +30,11 @@ __all__ = [
     "draw_motion_overview",
     "draw_qcfc",
     "draw_stability",
-    "draw_tsnr",
-    "plot_motion_overview",
-    "plot_qcfc",
-    "plot_stability",
-    "plot_tsnr",
 ]
 
 #: Up to this many runs the motion figure shows one FD trace per run; beyond, a heat map.
 MAX_TRACE_RUNS = 12
-#: Keys a QC-FC summary may hold (see :func:`plot_qcfc`).
+#: Keys a QC-FC summary may hold (see :func:`draw_qcfc`).
 QCFC_SUMMARY_KEYS = (
     "median_abs_qcfc",
     "percent_significant",
@@ -103,6 +98,20 @@ def _thinned_ticks(n: int, max_labels: int) -> np.ndarray:
 # --------------------------------------------------------------------------- motion
 
 
+@dataclass(frozen=True)
+class _Motion:
+    """The checked inputs of the motion figure (see :func:`draw_motion_overview`)."""
+
+    runs: Sequence[str]
+    fd: list[np.ndarray]
+    kept: list[np.ndarray]
+    included: np.ndarray
+    fd_threshold: float | None
+    max_mean_fd: float | None
+    t_r: Sequence[float] | None
+    reasons: Sequence[str] | None
+
+
 def _check_motion_inputs(
     runs: Sequence[str],
     fd: Sequence[np.ndarray],
@@ -149,14 +158,10 @@ def _exclusion_label(mean_fd: float, max_mean_fd: float | None, reason: str | No
     return "excluded"
 
 
-def _motion_summary(
-    fd: list[np.ndarray],
-    kept: list[np.ndarray],
-    included: np.ndarray,
-    fd_threshold: float | None,
-    max_mean_fd: float | None,
-) -> str:
+def _motion_summary(motion: _Motion) -> str:
     """One line: runs, exclusions and censoring, with the thresholds used."""
+    fd, kept, included = motion.fd, motion.kept, motion.included
+    fd_threshold, max_mean_fd = motion.fd_threshold, motion.max_mean_fd
     n_volumes = sum(k.size for k in kept)
     n_censored = sum(int(np.count_nonzero(~k)) for k in kept)
     percent = 100.0 * n_censored / n_volumes if n_volumes else 0.0
@@ -252,18 +257,11 @@ def _motion_legend_handles(fd_threshold: float | None, any_excluded: bool) -> li
     return handles
 
 
-def _draw_motion_traces(
-    fig: Figure,
-    runs: Sequence[str],
-    fd: list[np.ndarray],
-    kept: list[np.ndarray],
-    included: np.ndarray,
-    fd_threshold: float | None,
-    max_mean_fd: float | None,
-    t_r: Sequence[float] | None,
-    reasons: Sequence[str] | None,
-) -> None:
+def _draw_motion_traces(fig: Figure, motion: _Motion) -> None:
     """One small FD trace per run, in one or two columns."""
+    runs, fd, kept, included = motion.runs, motion.fd, motion.kept, motion.included
+    fd_threshold, max_mean_fd = motion.fd_threshold, motion.max_mean_fd
+    t_r, reasons = motion.t_r, motion.reasons
     n = len(runs)
     n_cols = 1 if n <= 4 else 2
     n_rows = int(np.ceil(n / n_cols))
@@ -300,6 +298,11 @@ def _draw_motion_traces(
         if i >= n - n_cols:
             ax.set_xlabel("time (s)" if t_r is not None else "volume", fontsize=_FONT)
     handles = _motion_legend_handles(fd_threshold, not included.all())
+    _bottom_legend(fig, handles)
+
+
+def _bottom_legend(fig: Figure, handles: list) -> None:
+    """One row of legend entries under the panels."""
     fig.legend(
         handles=handles,
         loc="outside lower center",
@@ -356,17 +359,10 @@ def _draw_mean_fd_strip(
     ax.set_title("mean FD per run", fontsize=_FONT)
 
 
-def _draw_motion_heatmap(
-    fig: Figure,
-    runs: Sequence[str],
-    fd: list[np.ndarray],
-    kept: list[np.ndarray],
-    included: np.ndarray,
-    fd_threshold: float | None,
-    max_mean_fd: float | None,
-    t_r: Sequence[float] | None,
-) -> None:
+def _draw_motion_heatmap(fig: Figure, motion: _Motion) -> None:
     """Runs x volumes heat map of FD, censored volumes in red, and a mean-FD strip."""
+    runs, fd, kept, included = motion.runs, motion.fd, motion.kept, motion.included
+    fd_threshold, max_mean_fd, t_r = motion.fd_threshold, motion.max_mean_fd, motion.t_r
     heat, strip = fig.subplots(1, 2, sharey=True, width_ratios=[4.5, 1.2])
     finite = np.concatenate([f[np.isfinite(f)] for f in fd])
     vmax = fd_threshold or (float(np.percentile(finite, 99)) if finite.size else 0.0) or 1.0
@@ -402,13 +398,7 @@ def _draw_motion_heatmap(
     colorbar.set_label("FD (mm)", fontsize=_FONT)
     colorbar.ax.tick_params(labelsize=_FONT - 1)
     handles = _heatmap_legend_handles(max_mean_fd)
-    fig.legend(
-        handles=handles,
-        loc="outside lower center",
-        ncols=len(handles),
-        fontsize=_FONT - 1,
-        frameon=False,
-    )
+    _bottom_legend(fig, handles)
 
 
 def _heatmap_legend_handles(max_mean_fd: float | None) -> list:
@@ -473,60 +463,17 @@ def draw_motion_overview(
     """
     fd_arrays, kept_arrays = _check_motion_inputs(runs, fd, kept, included, t_r, reasons)
     flags = np.asarray(included, dtype=bool)
-    summary = _motion_summary(fd_arrays, kept_arrays, flags, fd_threshold, max_mean_fd)
+    motion = _Motion(runs, fd_arrays, kept_arrays, flags, fd_threshold, max_mean_fd, t_r, reasons)
     if len(runs) <= MAX_TRACE_RUNS:
         n_rows = int(np.ceil(len(runs) / (1 if len(runs) <= 4 else 2)))
         fig = new_figure((11.0, max(3.2, 1.0 + 1.15 * n_rows)))
-        _draw_motion_traces(
-            fig, runs, fd_arrays, kept_arrays, flags, fd_threshold, max_mean_fd, t_r, reasons
-        )
+        _draw_motion_traces(fig, motion)
     else:
         fig = new_figure((11.0, 7.5))
-        _draw_motion_heatmap(
-            fig, runs, fd_arrays, kept_arrays, flags, fd_threshold, max_mean_fd, t_r
-        )
+        _draw_motion_heatmap(fig, motion)
+    summary = _motion_summary(motion)
     fig.suptitle(f"Head motion: framewise displacement (FD)\n{summary}", fontsize=_FONT + 2)
     return fig
-
-
-def plot_motion_overview(
-    runs: Sequence[str],
-    fd: Sequence[np.ndarray],
-    kept: Sequence[np.ndarray],
-    included: Sequence[bool],
-    output: Path | str,
-    *,
-    fd_threshold: float | None,
-    max_mean_fd: float | None,
-    t_r: Sequence[float] | None = None,
-    reasons: Sequence[str] | None = None,
-) -> Path:
-    """Write the head-motion figure of :func:`draw_motion_overview` as a PNG.
-
-    Parameters
-    ----------
-    runs, fd, kept, included
-        See :func:`draw_motion_overview`.
-    output : path-like
-        PNG to write (atomically).
-    fd_threshold, max_mean_fd, t_r, reasons
-        See :func:`draw_motion_overview`.
-
-    Returns
-    -------
-    Path
-    """
-    fig = draw_motion_overview(
-        runs,
-        fd,
-        kept,
-        included,
-        fd_threshold=fd_threshold,
-        max_mean_fd=max_mean_fd,
-        t_r=t_r,
-        reasons=reasons,
-    )
-    return save_figure(fig, output)
 
 
 # --------------------------------------------------------------------------- QC-FC
@@ -760,31 +707,6 @@ def draw_qcfc(
     return fig
 
 
-def plot_qcfc(
-    qcfc: Mapping[str, np.ndarray],
-    output: Path | str,
-    *,
-    distances: np.ndarray | None = None,
-    summaries: Mapping[str, Mapping[str, float]] | None = None,
-) -> Path:
-    """Write the QC-FC figure of :func:`draw_qcfc` as a PNG.
-
-    Parameters
-    ----------
-    qcfc : mapping of str to ndarray
-        See :func:`draw_qcfc`.
-    output : path-like
-        PNG to write (atomically).
-    distances, summaries
-        See :func:`draw_qcfc`.
-
-    Returns
-    -------
-    Path
-    """
-    return save_figure(draw_qcfc(qcfc, distances=distances, summaries=summaries), output)
-
-
 # --------------------------------------------------------------------------- stability
 
 
@@ -898,13 +820,7 @@ def draw_stability(
         if n_runs is not None:
             label += f" (red: \u2260 {n_runs} runs)"
         handles.append(Patch(facecolor="none", edgecolor="none", label=label))
-    fig.legend(
-        handles=handles,
-        loc="outside lower center",
-        ncols=len(handles),
-        fontsize=_FONT - 1,
-        frameon=False,
-    )
+    _bottom_legend(fig, handles)
     runs_note = f" over {n_runs} decomposition runs" if n_runs is not None else ""
     mean = f"mean {finite.mean():.2f}" if finite.size else "no finite value"
     fig.suptitle(
@@ -913,127 +829,3 @@ def draw_stability(
         fontsize=_FONT + 2,
     )
     return fig
-
-
-def plot_stability(
-    stability: np.ndarray,
-    output: Path | str,
-    *,
-    sizes: np.ndarray | None = None,
-    n_runs: int | None = None,
-) -> Path:
-    """Write the stability figure of :func:`draw_stability` as a PNG.
-
-    Parameters
-    ----------
-    stability : ndarray, shape (n_networks,)
-        See :func:`draw_stability`.
-    output : path-like
-        PNG to write (atomically).
-    sizes, n_runs
-        See :func:`draw_stability`.
-
-    Returns
-    -------
-    Path
-    """
-    return save_figure(draw_stability(stability, sizes=sizes, n_runs=n_runs), output)
-
-
-# --------------------------------------------------------------------------- tSNR
-
-
-def draw_tsnr(
-    runs: Sequence[str],
-    tsnr: np.ndarray,
-    *,
-    included: Sequence[bool] | None = None,
-) -> Figure:
-    """Mean temporal SNR per run as a dot strip, excluded runs in red, the median as a line.
-
-    Parameters
-    ----------
-    runs : sequence of str
-        Run names, in display order.
-    tsnr : ndarray, shape (n_runs,)
-        Mean tSNR of each run (temporal mean / temporal SD, averaged over the brain).
-    included : sequence of bool, optional
-        False for excluded runs; default: every run included.
-
-    Returns
-    -------
-    Figure
-        1100 x 380 pixels.
-
-    Raises
-    ------
-    ValueError
-        If the lengths of ``runs``, ``tsnr`` and ``included`` differ.
-    """
-    tsnr = np.asarray(tsnr, dtype=np.float64).ravel()
-    flags = np.ones(len(runs), bool) if included is None else np.asarray(included, bool)
-    if not len(runs) == tsnr.size == flags.size:
-        raise ValueError(
-            f"tSNR figure: {len(runs)} runs, {tsnr.size} tSNR values and {flags.size} "
-            "included flags; expected one of each per run"
-        )
-    fig = new_figure((11.0, 3.8))
-    ax = fig.add_subplot()
-    x = np.arange(tsnr.size)
-    size = float(np.clip(3000 / max(tsnr.size, 1), 4, 40))
-    ax.scatter(x[flags], tsnr[flags], s=size, color=_BAR_COLOUR, label="included run")
-    if (~flags).any():
-        ax.scatter(
-            x[~flags],
-            tsnr[~flags],
-            s=size,
-            color=_THRESHOLD_COLOUR,
-            marker="x",
-            label="excluded run",
-        )
-    finite = tsnr[np.isfinite(tsnr)]
-    if finite.size:
-        median = float(np.median(finite))
-        ax.axhline(
-            median,
-            color="0.3",
-            linestyle="--",
-            linewidth=0.9,
-            label=f"median of all runs {median:.1f}",
-        )
-    ticks = _thinned_ticks(tsnr.size, 40)
-    ax.set_xticks(ticks, [str(runs[i]) for i in ticks], rotation=90, fontsize=_FONT - 2)
-    ax.set_xlim(-0.6, tsnr.size - 0.4)
-    ax.set_ylim(bottom=0)
-    ax.set_ylabel("mean tSNR (unitless)", fontsize=_FONT)
-    ax.tick_params(axis="y", labelsize=_FONT - 1)
-    ax.legend(fontsize=_FONT - 1, loc="lower right")
-    fig.suptitle("Temporal signal-to-noise ratio per run", fontsize=_FONT + 2)
-    return fig
-
-
-def plot_tsnr(
-    runs: Sequence[str],
-    tsnr: np.ndarray,
-    output: Path | str,
-    *,
-    included: Sequence[bool] | None = None,
-) -> Path:
-    """Write the tSNR figure of :func:`draw_tsnr` as a PNG.
-
-    Parameters
-    ----------
-    runs : sequence of str
-        Run names.
-    tsnr : ndarray, shape (n_runs,)
-        Mean tSNR per run.
-    output : path-like
-        PNG to write (atomically).
-    included : sequence of bool, optional
-        See :func:`draw_tsnr`.
-
-    Returns
-    -------
-    Path
-    """
-    return save_figure(draw_tsnr(runs, tsnr, included=included), output)

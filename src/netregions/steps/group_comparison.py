@@ -134,8 +134,8 @@ def group_comparison(
         Stratified repeated cross-validation, permutation test, FDR level.
     """
     from netregions import comparison
-    from netregions.plotting import _inputs
-    from netregions.plotting.comparison import plot_classification, plot_edge_differences
+    from netregions.plotting import _inputs, save_figure
+    from netregions.plotting.comparison import draw_classification, draw_edge_differences
     from netregions.steps.connectivity import subject_covariances
 
     region_ids, covariances = subject_covariances(timeseries, runs, subjects)
@@ -172,18 +172,19 @@ def group_comparison(
                     ["region_i", "region_j", *(f"mean_{g}" for g in groups), "t", "p", "q",
                      "significant"])  # fmt: skip
         n = len(region_ids)
-        plot_edge_differences(
+        drawn = draw_edge_differences(
             _edge_matrix(edge_result, "t", n),
             _edge_matrix(edge_result, "significant", n),
             table,
             mask_layer,
-            edge_figure,
             title=f"{kind}: edges that differ ({groups[1]} - {groups[0]}, q < {alpha})",
             statistic_label=f"Welch t ({groups[1]} - {groups[0]})",
         )
+        save_figure(drawn, edge_figure)
     first = ["kind", "balanced_accuracy", "p_value", "n_subjects"]
     write_table(classification, rows, [*first, *(k for k in rows[0] if k not in first)])
-    plot_classification([{k: row[k] for k in _FIGURE_KEYS} for row in rows], figure)
+    summary = [{k: row[k] for k in _FIGURE_KEYS} for row in rows]
+    save_figure(draw_classification(summary), figure)
 
 
 def _tangents(covariances: np.ndarray) -> np.ndarray:

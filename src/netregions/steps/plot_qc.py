@@ -33,22 +33,23 @@ def plot_qc(
     max_mean_fd: float | None = None,
 ) -> None:
     """Draw the motion overview (FD traces or a compact map) and the QC-FC figure."""
-    from netregions.plotting.qc import plot_motion_overview, plot_qcfc
+    from netregions.plotting import save_figure
+    from netregions.plotting.qc import draw_motion_overview, draw_qcfc
 
     rows = read_table(qc)
     traces = np.load(motion)
     lengths = [int(r["n_volumes"]) for r in rows]
-    plot_motion_overview(
+    overview = draw_motion_overview(
         [r["run"] for r in rows],
         [traces[i, 0, :n] for i, n in enumerate(lengths)],
         [traces[i, 1, :n] > 0.5 for i, n in enumerate(lengths)],
         [r["included"] == "true" for r in rows],
-        motion_figure,
         fd_threshold=fd_threshold,
         max_mean_fd=max_mean_fd,
         t_r=[float(r["t_r"]) for r in rows],
         reasons=[r["reason"] for r in rows],
     )
+    save_figure(overview, motion_figure)
     arrays = np.load(values)
     summaries, qcfc_values = {}, {}
     for row in read_table(qcfc):
@@ -58,4 +59,5 @@ def plot_qc(
         summaries[row["kind"]] = {
             _SUMMARY_NAMES[k]: _number(row[k]) for k in _SUMMARY_NAMES if k in row
         }
-    plot_qcfc(qcfc_values, qcfc_figure, distances=arrays["distances"], summaries=summaries)
+    figure = draw_qcfc(qcfc_values, distances=arrays["distances"], summaries=summaries)
+    save_figure(figure, qcfc_figure)

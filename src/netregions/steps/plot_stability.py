@@ -9,9 +9,11 @@ __all__ = ["plot_stability"]
 
 def plot_stability(stability: str, figure: str) -> None:
     """Bar chart of ``group/stability.tsv`` (with each cluster's size)."""
-    from netregions.plotting.qc import plot_stability as draw
+    from netregions.plotting import save_figure
+    from netregions.plotting.qc import draw_stability
 
     rows = read_table(stability)
     values = np.array([float(r["stability"]) for r in rows])
     sizes = np.array([int(r["size"]) for r in rows])
-    draw(values, figure, sizes=sizes, n_runs=int(rows[0]["n_runs"]) if rows else None)
+    n_runs = int(rows[0]["n_runs"]) if rows else None
+    save_figure(draw_stability(values, sizes=sizes, n_runs=n_runs), figure)
