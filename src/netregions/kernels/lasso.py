@@ -202,65 +202,6 @@ def _solve_voxel(gram, q, sq_norm, l1, tol, max_iter, w, qw, grad, active, exclu
     return _NOT_CONVERGED, max_iter
 
 
-@njit(cache=True)
-def _lasso_share(
-    voxels,
-    features_first,
-    n_voxels,
-    atoms_t,
-    gram,
-    l1,
-    tol,
-    max_iter,
-    block,
-    out,
-    status,
-    sweeps,
-    scratch,
-    int_scratch,
-    columns,
-    worker,
-    n_workers,
-):
-    """Code blocks ``worker``, ``worker + n_workers``, ... of ``block`` voxels into ``out``.
-
-    ``out`` is (n_voxels, n_atoms); ``status``/``sweeps`` get each voxel's outcome.
-    Scratch: ``scratch`` holds block * (n_atoms + 1) + 4 * n_atoms float64 values,
-    ``int_scratch`` 2 * n_atoms integers, ``columns`` is (n_features, block) float64.
-    """
-    k = gram.shape[0]
-    corr = scratch[: block * k]
-    sq_norms = scratch[block * k : block * (k + 1)]
-    q = scratch[block * (k + 1) : block * (k + 1) + k]
-    w = scratch[block * (k + 1) + k : block * (k + 1) + 2 * k]
-    qw = scratch[block * (k + 1) + 2 * k : block * (k + 1) + 3 * k]
-    grad = scratch[block * (k + 1) + 3 * k : block * (k + 1) + 4 * k]
-    active = int_scratch[:k]
-    excluded = int_scratch[k : 2 * k]
-    n_blocks = (n_voxels + block - 1) // block
-    for b0 in range(worker, n_blocks, n_workers):
-        v0 = b0 * block
-        nb = min(block, n_voxels - v0)
-        _block_correlations(voxels, features_first, v0, nb, atoms_t, corr, sq_norms, block, columns)
-        for b in range(nb):
-            v = v0 + b
-            finite = np.isfinite(sq_norms[b])
-            for j in range(k):
-                q[j] = corr[j * block + b]
-                finite = finite and np.isfinite(q[j])
-            if not finite:
-                status[v] = _NOT_FINITE
-                sweeps[v] = 0
-                for j in range(k):
-                    out[v, j] = 0.0
-                continue
-            status[v], sweeps[v] = _solve_voxel(
-                gram, q, sq_norms[b], l1, tol, max_iter, w, qw, grad, active, excluded
-            )
-            for j in range(k):
-                out[v, j] = w[j]
-
-
 @njit(cache=True, parallel=True)
 def _lasso_parallel(
     voxels,
@@ -279,31 +220,51 @@ def _lasso_parallel(
     int_scratch,
     columns,
 ):
-    """`_lasso_share` with one share per worker (row of the three scratch arrays).
+    """Code every voxel into ``out`` (n_voxels, n_atoms), ``status``/``sweeps`` per voxel.
 
-    Shares are disjoint sets of voxels (rows of ``out``); nothing is reduced across them.
+    Worker w (one per row of the three scratch arrays) codes blocks w, w + n_workers, ... of
+    ``block`` voxels: disjoint rows of ``out``, nothing is reduced across workers, so the
+    result does not depend on the number of workers. A worker's scratch row holds
+    block * (n_atoms + 1) + 4 * n_atoms float64 values, its ``int_scratch`` row 2 * n_atoms
+    integers, its ``columns`` (n_features, block) float64 values.
     """
     n_workers = scratch.shape[0]
+    k = gram.shape[0]
     for worker in prange(n_workers):
-        _lasso_share(
-            voxels,
-            features_first,
-            n_voxels,
-            atoms_t,
-            gram,
-            l1,
-            tol,
-            max_iter,
-            block,
-            out,
-            status,
-            sweeps,
-            scratch[worker],
-            int_scratch[worker],
-            columns[worker],
-            worker,
-            n_workers,
-        )
+        own = scratch[worker]
+        corr = own[: block * k]
+        sq_norms = own[block * k : block * (k + 1)]
+        q = own[block * (k + 1) : block * (k + 1) + k]
+        w = own[block * (k + 1) + k : block * (k + 1) + 2 * k]
+        qw = own[block * (k + 1) + 2 * k : block * (k + 1) + 3 * k]
+        grad = own[block * (k + 1) + 3 * k : block * (k + 1) + 4 * k]
+        active = int_scratch[worker, :k]
+        excluded = int_scratch[worker, k : 2 * k]
+        block_columns = columns[worker]
+        n_blocks = (n_voxels + block - 1) // block
+        for b0 in range(worker, n_blocks, n_workers):
+            v0 = b0 * block
+            nb = min(block, n_voxels - v0)
+            _block_correlations(
+                voxels, features_first, v0, nb, atoms_t, corr, sq_norms, block, block_columns
+            )
+            for b in range(nb):
+                v = v0 + b
+                finite = np.isfinite(sq_norms[b])
+                for j in range(k):
+                    q[j] = corr[j * block + b]
+                    finite = finite and np.isfinite(q[j])
+                if not finite:
+                    status[v] = _NOT_FINITE
+                    sweeps[v] = 0
+                    for j in range(k):
+                        out[v, j] = 0.0
+                    continue
+                status[v], sweeps[v] = _solve_voxel(
+                    gram, q, sq_norms[b], l1, tol, max_iter, w, qw, grad, active, excluded
+                )
+                for j in range(k):
+                    out[v, j] = w[j]
 
 
 # --------------------------------------------------------------------------------------------
@@ -420,10 +381,7 @@ def _run(
     columns = np.empty((n_workers, 0 if features_first else n_features, _BLOCK))
     args = (data, features_first, n_voxels, atoms_t, gram, l1, float(tol), int(max_iter))
     args += (_BLOCK, out, status, sweeps)
-    if n_workers == 1:
-        _lasso_share(*args, scratch[0], int_scratch[0], columns[0], 0, 1)
-    else:
-        _lasso_parallel_with_threads(args, (scratch, int_scratch, columns), n_threads)
+    _lasso_parallel_with_threads(args, (scratch, int_scratch, columns), n_threads)
     return out.astype(np.float32) if both_single else out, status, sweeps
 
 
