@@ -21,6 +21,7 @@ import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -554,12 +555,14 @@ def _fill_first_row(
 
 def _preset_design(
     table: ConfoundsTable,
+    *,
     preset: _Preset,
-    columns: Sequence[str] | None,
-    fd_threshold: float | None,
-    std_dvars_threshold: float | None,
-    run: str | None,
+    columns: Sequence[str] | None = None,
+    fd_threshold: float | None = None,
+    std_dvars_threshold: float | None = None,
+    run: str | None = None,
 ) -> Design:
+    """Strategies ``simple``, ``scrubbing``, ``compcor``: the reference's preset of the name."""
     if columns is not None:
         raise ValueError(
             f"columns={list(columns)} applies only to strategy 'columns', not {preset.name!r}"
@@ -579,22 +582,6 @@ def _preset_design(
     return Design(confounds, names, keep, int(dummy.sum()), censored, fd, preset.name)
 
 
-def _preset_builder(preset: _Preset) -> Callable[..., Design]:
-    def build(
-        table: ConfoundsTable,
-        *,
-        columns: Sequence[str] | None = None,
-        fd_threshold: float | None = None,
-        std_dvars_threshold: float | None = None,
-        run: str | None = None,
-    ) -> Design:
-        return _preset_design(table, preset, columns, fd_threshold, std_dvars_threshold, run)
-
-    build.__name__ = build.__qualname__ = f"_{preset.name}_design"
-    build.__doc__ = f"Strategy ``{preset.name}``: the reference's preset of that name."
-    return build
-
-
 _SIMPLE = _Preset("simple", wm_csf="basic", compcor=False)
 _SCRUBBING = _Preset(
     "scrubbing",
@@ -609,9 +596,9 @@ _COMPCOR = _Preset("compcor", wm_csf=None, compcor=True)
 #: ``(table, *, columns, fd_threshold, std_dvars_threshold, run) -> Design``.
 STRATEGIES: dict[str, Callable[..., Design]] = {
     "columns": _columns_design,
-    "simple": _preset_builder(_SIMPLE),
-    "scrubbing": _preset_builder(_SCRUBBING),
-    "compcor": _preset_builder(_COMPCOR),
+    "simple": partial(_preset_design, preset=_SIMPLE),
+    "scrubbing": partial(_preset_design, preset=_SCRUBBING),
+    "compcor": partial(_preset_design, preset=_COMPCOR),
 }
 
 

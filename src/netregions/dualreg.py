@@ -60,10 +60,8 @@ def stage1(data: np.ndarray, group_maps: np.ndarray, *, demean: bool = True) -> 
 
     Parameters
     ----------
-    data : ndarray, shape (n_volumes, n_voxels)
-        In-mask series of one run.
-    group_maps : ndarray, shape (n_components, n_voxels)
-        Group-level spatial maps on the same voxels.
+    data, group_maps : ndarray
+        As for :func:`dual_regression`.
     demean : bool, default=True
         Remove each map's and each volume's mean over voxels before the regression.
 
@@ -83,16 +81,7 @@ def stage1(data: np.ndarray, group_maps: np.ndarray, *, demean: bool = True) -> 
     The maps are demeaned but not variance-normalised, so each time course is in the units of
     the data per unit of map value.
     """
-    y = _as_float64_2d(data, "data")
-    g = _as_float64_2d(group_maps, "group_maps")
-    if g.shape[1] != y.shape[1]:
-        raise ValueError(
-            f"stage1: group_maps have {g.shape[1]} voxels but data has {y.shape[1]} "
-            "(expected data (n_volumes, n_voxels) and group_maps (n_components, n_voxels))"
-        )
-    if demean:
-        g = g - g.mean(axis=1, keepdims=True)
-        y = y - y.mean(axis=1, keepdims=True)
+    y, g = _paired_inputs(data, group_maps, "group_maps", axis=1, demean=demean)
     coef = _least_squares(g.T, y.T, "stage1: the group maps (after demeaning over voxels)")
     return coef.T
 
@@ -133,19 +122,39 @@ def stage2(
     without it the amplitude stays in the time course and the map is the shape alone
     (docs/methods/stability.md, "Dual regression").
     """
-    y = _as_float64_2d(data, "data")
-    t = _as_float64_2d(timecourses, "timecourses")
-    if t.shape[0] != y.shape[0]:
-        raise ValueError(
-            f"stage2: timecourses have {t.shape[0]} volumes but data has {y.shape[0]} "
-            "(expected data (n_volumes, n_voxels) and timecourses (n_volumes, n_components))"
-        )
-    if demean:
-        t = t - t.mean(axis=0, keepdims=True)
-        y = y - y.mean(axis=0, keepdims=True)
+    y, t = _paired_inputs(data, timecourses, "timecourses", axis=0, demean=demean)
     if des_norm:
         t = _unit_sd(t)
     return _least_squares(t, y, "stage2: the time courses")
+
+
+#: Per regression stage (the axis that data and the other input share): its name, the shared
+#: dimension, and the other input's expected shape.
+_STAGES = {
+    1: ("stage1", "voxels", "(n_components, n_voxels)"),
+    0: ("stage2", "volumes", "(n_volumes, n_components)"),
+}
+
+
+def _paired_inputs(
+    data: np.ndarray, other: np.ndarray, name: str, *, axis: int, demean: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``data`` and ``other`` as float64 2D arrays sharing ``axis``, demeaned along it if asked.
+
+    Stage 1 regresses over voxels (axis 1), stage 2 over volumes (axis 0).
+    """
+    y = _as_float64_2d(data, "data")
+    x = _as_float64_2d(other, name)
+    if x.shape[axis] != y.shape[axis]:
+        stage, dimension, expected = _STAGES[axis]
+        raise ValueError(
+            f"{stage}: {name} have {x.shape[axis]} {dimension} but data has {y.shape[axis]} "
+            f"(expected data (n_volumes, n_voxels) and {name} {expected})"
+        )
+    if demean:
+        x = x - x.mean(axis=axis, keepdims=True)
+        y = y - y.mean(axis=axis, keepdims=True)
+    return y, x
 
 
 def _unit_sd(timecourses: np.ndarray) -> np.ndarray:

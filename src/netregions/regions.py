@@ -196,8 +196,8 @@ def threshold_percentile(
 
     Parameters
     ----------
-    maps : ndarray of shape (x, y, z, n_maps) or (x, y, z)
-        Stack of maps, maps on the last axis. Never modified.
+    maps : ndarray
+        As for :func:`threshold_ratio_n_voxels`.
     percentile : float
         Percentile in [0, 100].
     two_sided : bool, default=False
@@ -237,8 +237,8 @@ def threshold_value(
 
     Parameters
     ----------
-    maps : ndarray of shape (x, y, z, n_maps) or (x, y, z)
-        Stack of maps, maps on the last axis. Never modified.
+    maps : ndarray, 4D (maps on the last axis) or 3D (one map)
+        Never modified.
     value : float
         The cut, used as is.
     two_sided : bool, default=False
