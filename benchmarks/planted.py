@@ -20,20 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import yaml
+from common import OUT, run_workflow
 
 from netregions.data.synthetic_fmriprep import make_fmriprep_dataset
 from netregions.io import read_table
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 HIGH_MOVERS = ("03", "08", "13", "18")
 SIX_P = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
 STRATEGIES = {
@@ -42,23 +37,6 @@ STRATEGIES = {
     "scrubbing": {"strategy": "scrubbing"},
     "compcor": {"strategy": "compcor"},
 }
-
-
-def merge(base: dict, override: dict) -> dict:
-    out = dict(base)
-    for key, value in override.items():
-        nested = isinstance(value, dict) and isinstance(out.get(key), dict)
-        out[key] = merge(out[key], value) if nested else value
-    return out
-
-
-def run_workflow(workdir: Path, override: dict) -> Path:
-    """Run the workflow in ``workdir`` with the default config and ``override``."""
-    config = merge(yaml.safe_load((REPO / "config.yaml").read_text()), override)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", "-q"]
-    subprocess.run(cmd, check=True, capture_output=True)
-    return workdir / config["results_dir"]
 
 
 def fmriprep_data(dataset) -> dict:
@@ -95,7 +73,7 @@ def qcfc_case() -> list[dict]:
                 "confounds": confounds,
                 "qc": {"max_mean_fd": max_mean_fd},
             }
-            results = run_workflow(workdir, override)
+            results, _ = run_workflow(workdir, override)
             qc = read_table(results / "group" / "qc.tsv")
             qcfc = read_table(results / "group" / "qcfc.tsv")[0]
             excluded = sorted(row["subject"] for row in qc if row["included"] == "false")
@@ -132,7 +110,7 @@ def groups_case() -> list[dict]:
     dataset, workdir = prepare("groups", coupling=0.6)
     print("[groups] running the workflow ...", flush=True)
     kinds = ["correlation", "partial correlation", "tangent"]
-    results = run_workflow(
+    results, _ = run_workflow(
         workdir,
         {
             "data": fmriprep_data(dataset),

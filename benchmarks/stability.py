@@ -21,42 +21,18 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import yaml
+from common import OUT, merge, run_workflow
 from scipy.optimize import linear_sum_assignment
 
 from netregions.data.synthetic_fmriprep import make_fmriprep_dataset
 from netregions.io import read_table
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 N_NETWORKS = 8
 EXTRA = 4
-
-
-def merge(base: dict, override: dict) -> dict:
-    out = dict(base)
-    for key, value in override.items():
-        nested = isinstance(value, dict) and isinstance(out.get(key), dict)
-        out[key] = merge(out[key], value) if nested else value
-    return out
-
-
-def run_workflow(workdir: Path, override: dict) -> tuple[Path, float]:
-    """Run the workflow with ``override`` on the default config; its results and wall time."""
-    config = merge(yaml.safe_load((REPO / "config.yaml").read_text()), override)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", "-q"]
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
-    return workdir / config["results_dir"], time.perf_counter() - start
 
 
 def in_mask(path: Path, mask: np.ndarray) -> np.ndarray:

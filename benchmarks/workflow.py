@@ -79,14 +79,12 @@ from functools import partial
 from pathlib import Path
 
 import yaml
+from common import OUT, REPO, SNAKEMAKE, merge, write_config
 
 from netregions.inputs import discover_runs, participants_path
 from netregions.naming import REDUCED_CONFOUND_COLUMNS
 from netregions.steps import STAGES
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 NILEARN_PYTHON = REPO / ".venv-nilearn" / "bin" / "python"
 CORES = "2"
 DEV_SIZE = ((50, 59, 50), 168)
@@ -114,25 +112,6 @@ def run_snakemake(workdir: Path, *args: str) -> tuple[float, str]:
 def snakemake(workdir: Path, *args: str) -> float:
     """Run the workflow in ``workdir`` with ``--cores 2``; return its wall time in seconds."""
     return run_snakemake(workdir, *args)[0]
-
-
-def merge(base: dict, override: dict) -> dict:
-    """Nested merge of two config dictionaries (``override`` wins), as new dictionaries."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def write_config(workdir: Path, override: dict) -> dict:
-    """``workdir/config.yaml``: the repository's config.yaml with ``override``; returned."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    config = merge(yaml.safe_load((REPO / "config.yaml").read_text()), override)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return config
 
 
 def size_tag(shape: Sequence[int], volumes: int, default: tuple) -> str:
