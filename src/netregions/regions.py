@@ -251,6 +251,7 @@ def threshold_value(
     Returns
     -------
     ndarray, same shape as ``maps``
+        Copy with non-finite values and the values beyond the cut set to 0.
 
     Raises
     ------

@@ -13,23 +13,20 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
-from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from netregions.plotting._draw import (
-    AXIS_LETTERS,
     PANEL_FONT,
     add_ortho_axes,
     new_figure,
 )
-from netregions.plotting._grid import DISPLAY_AXES
 from netregions.plotting._inputs import Layer, RegionsTable
 from netregions.plotting.connectome import (
     NODE_SIZE,
     _component_boundaries,
-    _draw_glass,
+    _draw_glass_panels,
     _glass_box,
     _tick_fontsize,
     _tick_step,
@@ -247,41 +244,15 @@ def _draw_edge_glass(
     norm: Normalize,
 ) -> None:
     """Significant edges on the three projections; their nodes large, the others small."""
-    rows, cols, values = edges
-    centres = table.centres
-    cmap = colormaps["RdBu_r"]
-    involved = np.zeros(len(centres), dtype=bool)
+    rows, cols, _ = edges
+    involved = np.zeros(len(table.centres), dtype=bool)
     involved[rows] = involved[cols] = True
-    strongest = float(np.max(np.abs(values))) if values.size else 1.0
-    for w, ax in enumerate(axes):
-        _draw_glass(ax, mask, w)
-        horizontal, vertical = DISPLAY_AXES[w]
-        points = centres[:, [horizontal, vertical]]
-        if values.size:
-            ax.add_collection(
-                LineCollection(
-                    np.stack([points[rows], points[cols]], axis=1),
-                    colors=cmap(norm(values)),
-                    linewidths=1.0 + 2.0 * np.abs(values) / strongest,
-                    capstyle="round",
-                    zorder=2,
-                ),
-                autolim=False,
-            )
-        sizes = np.where(involved, NODE_SIZE, 12.0)
-        colours = np.where(involved[:, None], [[0.15, 0.15, 0.15, 1.0]], [[0.6, 0.6, 0.6, 0.8]])
-        ax.scatter(
-            points[:, 0],
-            points[:, 1],
-            s=sizes,
-            c=colours,
-            edgecolors="white",
-            linewidths=0.5,
-            zorder=3,
-        )
-        ax.set_xlabel(
-            f"max. projection along {AXIS_LETTERS[w]}", fontsize=PANEL_FONT - 1, color="0.3"
-        )
+    nodes = {
+        "s": np.where(involved, NODE_SIZE, 12.0),
+        "c": np.where(involved[:, None], [[0.15, 0.15, 0.15, 1.0]], [[0.6, 0.6, 0.6, 0.8]]),
+        "edgecolors": "white",
+    }
+    _draw_glass_panels(axes, mask, table.centres, edges, norm, nodes)
 
 
 def _draw_statistic_matrix(

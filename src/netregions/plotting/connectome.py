@@ -275,6 +275,44 @@ def _draw_glass(ax: Axes, mask: Layer, cut_axis: int) -> None:
         )
 
 
+def _draw_glass_panels(
+    axes: list[Axes],
+    mask: Layer,
+    centres: np.ndarray,
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray],
+    norm: Normalize,
+    nodes: dict,
+) -> None:
+    """Brain outline, edges and nodes on each of the three max-projection panels.
+
+    ``edges`` is (rows, cols, values), weakest first: later (stronger) segments are drawn on
+    top, coloured ``RdBu_r`` by value over ``norm`` and ``1 + 2 |value| / max |value|`` wide.
+    ``nodes`` holds the keyword arguments of the node scatter (``s``, ``c``, ``edgecolors``).
+    """
+    rows, cols, values = edges
+    cmap = colormaps["RdBu_r"]
+    strongest = float(np.max(np.abs(values))) if values.size else 1.0
+    for w, ax in enumerate(axes):
+        _draw_glass(ax, mask, w)
+        horizontal, vertical = DISPLAY_AXES[w]
+        points = centres[:, [horizontal, vertical]]
+        if values.size:
+            ax.add_collection(
+                LineCollection(
+                    np.stack([points[rows], points[cols]], axis=1),
+                    colors=cmap(norm(values)),
+                    linewidths=1.0 + 2.0 * np.abs(values) / strongest,
+                    zorder=2,
+                    capstyle="round",
+                ),
+                autolim=False,
+            )
+        ax.scatter(points[:, 0], points[:, 1], linewidths=0.5, zorder=3, **nodes)
+        ax.set_xlabel(
+            f"max. projection along {AXIS_LETTERS[w]}", fontsize=PANEL_FONT - 1, color="0.3"
+        )
+
+
 def draw_connectome(
     matrix: np.ndarray,
     table: RegionsTable,
@@ -310,38 +348,15 @@ def draw_connectome(
     axes = add_ortho_axes(fig, _glass_box(mask, centres), projection=True)
     strongest = float(np.max(np.abs(edges.values))) if edges.values.size else 1.0
     norm = Normalize(-strongest, strongest)
-    cmap = colormaps["RdBu_r"]
     node_colours = colormaps["Set2"](np.linspace(0.0, 1.0, len(centres)))
-    for w, ax in enumerate(axes):
-        _draw_glass(ax, mask, w)
-        horizontal, vertical = DISPLAY_AXES[w]
-        points = centres[:, [horizontal, vertical]]
-        if edges.values.size:
-            segments = np.stack([points[edges.rows], points[edges.cols]], axis=1)
-            ax.add_collection(
-                LineCollection(
-                    segments,  # weakest first: later (stronger) segments are drawn on top
-                    colors=cmap(norm(edges.values)),
-                    linewidths=1.0 + 2.0 * np.abs(edges.values) / strongest,
-                    zorder=2,
-                    capstyle="round",
-                ),
-                autolim=False,
-            )
-        ax.scatter(
-            points[:, 0],
-            points[:, 1],
-            s=NODE_SIZE,
-            c=node_colours,
-            edgecolors="0.2",
-            linewidths=0.5,
-            zorder=3,
-        )
-        ax.set_xlabel(
-            f"max. projection along {AXIS_LETTERS[w]}", fontsize=PANEL_FONT - 1, color="0.3"
-        )
+    nodes = {"s": NODE_SIZE, "c": node_colours, "edgecolors": "0.2"}
+    _draw_glass_panels(axes, mask, centres, (edges.rows, edges.cols, edges.values), norm, nodes)
     colorbar = fig.colorbar(
-        ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=0.8, fraction=0.02, pad=0.01
+        ScalarMappable(norm=norm, cmap=colormaps["RdBu_r"]),
+        ax=axes,
+        shrink=0.8,
+        fraction=0.02,
+        pad=0.01,
     )
     colorbar.ax.tick_params(labelsize=PANEL_FONT)
     colorbar.set_label("edge value", fontsize=PANEL_FONT)
