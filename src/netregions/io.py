@@ -314,14 +314,15 @@ def open_decoded(path: Path | str, run: str | None = None) -> np.memmap:
 
 
 def iter_decoded_chunks(
-    path: Path | str, chunk: int, run: str | None = None
+    decoded: Path | str | np.ndarray, chunk: int, run: str | None = None
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Blocks of ``chunk`` volumes of a run kept decoded (:func:`create_decoded_copy`).
 
     The counterpart of :func:`iter_image_chunks` for the ``.npy`` copy: the same blocks
     (float32, Fortran-ordered, in order), read from a memory map instead of decoded.
+    ``decoded`` is the copy's path, or the map :func:`open_decoded` returned for it.
     """
-    data = open_decoded(path, run)
+    data = decoded if isinstance(decoded, np.ndarray) else open_decoded(decoded, run)
     for start in range(0, data.shape[3], chunk):
         yield start, np.asfortranarray(data[..., start : start + chunk])
 

@@ -35,8 +35,9 @@ def masked_series(
     from netregions.kernels import InMaskSmoother
 
     if str(bold).endswith(".npy"):
-        shape = open_decoded(bold, run).shape
-        blocks = iter_decoded_chunks(bold, CHUNK_VOLUMES, run)
+        decoded = open_decoded(bold, run)
+        shape = decoded.shape
+        blocks = iter_decoded_chunks(decoded, CHUNK_VOLUMES, run)
     else:
         shape = check_bold_header(bold, run).shape
         blocks = iter_image_chunks(bold, CHUNK_VOLUMES, run)
