@@ -257,6 +257,26 @@ def test_stability_is_sorted_and_clusters_relabelled(rng):
         assert result.maps[k].max() > -result.maps[k].min()  # the default convention
 
 
+def test_similarity_and_centrotypes_index_the_whole_pool_when_an_estimate_is_empty(rng):
+    components = _uncorrelated_components(rng, 3, 60)
+    runs = [components + 0.1 * rng.standard_normal(components.shape) for _ in range(4)]
+    runs[0] = np.vstack([np.zeros((1, 60)), runs[0]])  # an empty estimate first: pool index 0
+    runs[1] = np.vstack([runs[1], rng.standard_normal((1, 60))])
+    pool = np.vstack(runs)
+    with pytest.warns(UserWarning, match="1 empty estimate"):
+        result = consensus(runs, n_clusters=3)
+    assert result.similarity.shape == (pool.shape[0], pool.shape[0])
+    assert result.labels[0] == -1
+    assert np.all(result.similarity[0, 1:] == 0) and result.similarity[0, 0] == 1
+    x = pool[1:] - pool[1:].mean(axis=1, keepdims=True)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    np.testing.assert_allclose(result.similarity[1:, 1:], np.abs(x @ x.T), atol=1e-12)
+    for k, c in enumerate(result.centrotypes):
+        members = np.flatnonzero(result.labels == k)
+        assert c == centrotype(result.similarity, members)
+        assert np.array_equal(result.maps[k], pool[c]) or np.array_equal(result.maps[k], -pool[c])
+
+
 def test_singleton_cluster_gets_zero_stability_and_a_warning(rng):
     components = _uncorrelated_components(rng, 3, 40)
     runs = [components[:2], -components[:2], components]  # component 2 only in the last run

@@ -366,12 +366,24 @@ def consensus(
         labels=all_labels,
         sizes=np.bincount(all_labels[grouped], minlength=n_clusters),
         centrotypes=centres,
-        similarity=sim,
+        similarity=_pool_similarity(sim, kept, pool.shape[0]),
         quality=quality[order],
         coverage=coverage[order],
         n_cut=n_cut,
         mean_maps=mean_maps,
     )
+
+
+def _pool_similarity(sim: np.ndarray, kept: np.ndarray, n_pool: int) -> np.ndarray:
+    """The kept estimates' similarity in a matrix over the whole pool (indexed as ``labels``).
+
+    A left-out (empty) estimate has similarity 0 to every other one and 1 to itself, as
+    :func:`similarity_matrix` gives a constant row.
+    """
+    full = np.zeros((n_pool, n_pool))
+    full[np.ix_(kept, kept)] = sim
+    np.fill_diagonal(full, 1.0)
+    return full
 
 
 def choose_cut(similarity: np.ndarray, run_of: np.ndarray, n_runs: int, n_clusters: int) -> int:
