@@ -9,11 +9,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Mapping
 
-__all__ = ["EXCLUSION_RULES", "exclusion_reasons", "fd_summary", "included_runs"]
-
-#: The exclusion rules, by config key (``qc.<key>``).
-EXCLUSION_RULES = ("max_mean_fd", "max_censored_fraction", "min_usable_minutes")
-
+__all__ = ["exclusion_reasons", "fd_summary", "included_runs"]
 
 def fd_summary(fd, n_dummy: int) -> tuple[float, float]:
     """Mean and maximum framewise displacement after the dummy volumes.

@@ -223,3 +223,21 @@ def test_a_rule_on_run_length_needs_no_confounds(tmp_path, rng):
         "0.5 usable minutes < qc.min_usable_minutes 0.75",
     )
     assert [r["included"] for r in rows[:2]] == ["true", "true"]
+
+
+def test_a_mean_fd_rule_for_a_run_without_motion_columns_is_an_error(tmp_path, rng):
+    table = fmriprep_columns(rng, 40, dummy=0)
+    write_confounds(tmp_path / "a.tsv", {k: table[k] for k in ("csf", "white_matter")})
+    runs = {"sub-01": {"subject": "01", "confounds": str(tmp_path / "a.tsv")}}
+    design = {**SCRUBBING, "strategy": "columns", "columns": ["csf", "white_matter"]}
+    stats = [_stats(tmp_path, "a", 40)]
+    qc(stats, **_outputs(tmp_path), runs=runs, design=design, limits=NO_LIMITS)
+    assert read_table(tmp_path / "qc.tsv")[0]["mean_fd"] == "n/a"  # no rule: reported unknown
+    with pytest.raises(ValueError, match=r"^sub-01: qc.max_mean_fd needs the run's framewise"):
+        qc(
+            stats,
+            **_outputs(tmp_path),
+            runs=runs,
+            design=design,
+            limits={**NO_LIMITS, "max_mean_fd": 0.2},
+        )

@@ -48,6 +48,19 @@ def _motion(confounds: str | None, n_volumes: int, run: str, design_settings: Ma
     return build_design(table, run=run, **design_settings)
 
 
+def _check_motion_known(
+    run: str, confounds: str | None, mean_fd: float, rules: Mapping[str, float | None]
+) -> None:
+    """Refuse motion rules for a run whose motion is unknown (no table, or no FD in it)."""
+    if confounds is None and any(v is not None for v in rules.values()):
+        raise ValueError(f"{run}: the motion rules {rules} need its confounds file; it has none")
+    if rules.get("max_mean_fd") is not None and not np.isfinite(mean_fd):
+        raise ValueError(
+            f"{run}: qc.max_mean_fd needs the run's framewise displacement, but {confounds} "
+            "has neither a framewise_displacement column nor the six motion parameters"
+        )
+
+
 def _run_row(run: str, info: Mapping, stats: Mapping, design) -> dict:
     n_volumes = int(stats["n_volumes"])
     n_dummy = 0 if design is None else int(design.n_dummy)
@@ -120,16 +133,13 @@ def qc(
     from netregions.bids import read_participants
 
     table_of = read_participants(participants) if participants else {}
+    motion_rules = {k: limits.get(k) for k in ("max_mean_fd", "max_censored_fraction")}
     rows, traces = [], []
     for path, (run, info) in zip(stats, runs.items(), strict=True):
         run_stats = read_json(path)
         run_design = _motion(info.get("confounds"), int(run_stats["n_volumes"]), run, design)
         row = _run_row(run, info, run_stats, run_design)
-        motion_rules = {k: limits.get(k) for k in ("max_mean_fd", "max_censored_fraction")}
-        if run_design is None and any(v is not None for v in motion_rules.values()):
-            raise ValueError(
-                f"{run}: the motion rules {motion_rules} need its confounds file; it has none"
-            )
+        _check_motion_known(run, info.get("confounds"), row["mean_fd"], motion_rules)
         reasons = exclusion_reasons(row, limits)
         row.update(included=not reasons, reason="; ".join(reasons))
         for column, value in table_of.get(info["subject"], {}).items():
