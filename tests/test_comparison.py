@@ -414,3 +414,16 @@ def test_tangent_reference_is_learned_from_the_training_fold_only(planted):
         fitted[0].decision_function(covariances[test]),
         fitted[1].decision_function(changed[test]),
     )
+
+
+def test_classify_survives_permutations_that_leave_a_group_out_of_a_training_fold():
+    # 5 against 45 subjects in 5 stratified folds: some permuted labellings put all five
+    # "A" subjects into one test fold, leaving its training set with one group only
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((50, 40, 3))
+    covariances = np.einsum("nti,ntj->nij", a, a) / 40
+    labels = np.array(["A"] * 5 + ["B"] * 45)
+    for seed in (1, 2):
+        result = cmp.classify(covariances, labels, "covariance", random_state=seed)
+        assert 1 / 101 <= result["p_value"] <= 1.0
+        assert 0.0 <= result["balanced_accuracy"] <= 1.0

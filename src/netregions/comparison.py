@@ -508,8 +508,15 @@ def _fold_scores(
     model = clone(classifier)  # refitted from scratch by every ``fit``
     scores = np.empty(len(splits))
     for k, ((train, test), x) in enumerate(zip(splits, features, strict=True)):
-        model.fit(x[train], y[train])
-        scores[k] = _balanced_accuracy(y[test], model.predict(x[test]))
+        groups = np.unique(y[train])
+        if groups.size < 2:
+            # a permuted labelling can put every subject of the smaller group into one test
+            # fold (the folds are stratified on the true labels): all that can be learnt from
+            # a single group is to predict it
+            predicted = np.full(test.size, groups[0])
+        else:
+            predicted = model.fit(x[train], y[train]).predict(x[test])
+        scores[k] = _balanced_accuracy(y[test], predicted)
     return scores
 
 
