@@ -49,13 +49,6 @@ def make_brain_mask() -> np.ndarray:
     return x**2 + y**2 + z**2 <= 0.8**2
 
 
-def make_maps(rng: np.random.Generator, n_maps: int = 8) -> np.ndarray:
-    """Sparse 4D stack (about 10 % non-zero per map), Fortran-ordered like a NIfTI image."""
-    maps = np.stack([make_map(rng) for _ in range(n_maps)], axis=-1)
-    maps[np.abs(maps) < np.percentile(np.abs(maps), 90)] = 0
-    return np.asfortranarray(maps)
-
-
 def cases(rng: np.random.Generator) -> list[tuple[str, Callable, tuple]]:
     """(description, public kernel, arguments) of every benchmark case."""
     series = make_series(rng)
@@ -63,7 +56,6 @@ def cases(rng: np.random.Generator) -> list[tuple[str, Callable, tuple]]:
     blobs = blob_map > np.percentile(blob_map, 80)
     noise = rng.random(SHAPE) < 0.3
     brain = ndi.binary_erosion(np.ones(SHAPE, dtype=bool), iterations=4) | noise
-    maps = make_maps(rng)
     return [
         ("smooth 50x59x50x168 F f32, 6 mm @ 4 mm", kernels.smooth, (series, AFFINE_4MM, 6.0)),
         ("smooth 50x59x50 map", kernels.smooth, (blob_map, AFFINE_4MM, 6.0)),
@@ -77,9 +69,6 @@ def cases(rng: np.random.Generator) -> list[tuple[str, Callable, tuple]]:
         ("label 30 % noise, 26-conn", kernels.label, (noise, 26)),
         ("label_with_sizes blobs, 26", kernels.label_with_sizes, (blobs, 26)),
         ("largest_component brain, 6", kernels.largest_component, (brain, 6)),
-        ("threshold_ratio_n_voxels 8 maps", kernels.threshold_ratio_n_voxels, (maps, 0.5)),
-        ("threshold_percentile 8 maps", kernels.threshold_percentile, (maps, 90.0, True)),
-        ("threshold_value 8 maps", kernels.threshold_value, (maps, 0.05, False)),
         ("peak_local_max 50x59x50", kernels.peak_local_max, (blob_map,)),
     ]
 
