@@ -272,3 +272,6 @@ def test_write_table_refuses_tabs_and_read_table_ragged_rows(tmp_path):
     (tmp_path / "r.tsv").write_text("a\tb\n1\n")
     with pytest.raises(InputDataError, match="line 2 of .*r.tsv has 1 cells, the header has 2"):
         read_table(tmp_path / "r.tsv")
+    (tmp_path / "blank.tsv").write_text("a\tb\n\n1\t2\n3\n")  # a blank line is skipped
+    with pytest.raises(InputDataError, match="line 4 of .*blank.tsv has 1 cells"):
+        read_table(tmp_path / "blank.tsv")

@@ -66,12 +66,10 @@ def synthetic_runs(data_dir: str, n_subjects: int) -> list[Run]:
     Returns
     -------
     list of Run
-        ``sub-01_task-pixar``, ... (files that need not exist yet).
+        ``sub-01_task-pixar``, ... (files that need not exist yet), named and laid out as the
+        development data.
     """
-    return [
-        _flat_run(s, f"{data_dir}/sub-{s}{FUNC_SUFFIX}", f"{data_dir}/sub-{s}{CONFOUNDS_SUFFIX}")
-        for s in synthetic_subjects(n_subjects)
-    ]
+    return development_runs(data_dir, synthetic_subjects(n_subjects))
 
 
 def development_runs(data_dir: str, subjects: Sequence[str]) -> list[Run]:

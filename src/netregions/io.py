@@ -477,12 +477,13 @@ def write_table(
 def read_table(path: Path | str) -> list[dict[str, str]]:
     """Read a TSV with a header line as a list of ``{column: text}`` rows (values as text)."""
     with open(path, newline="", encoding="utf-8") as f:
-        lines = [line.rstrip("\r\n") for line in f if line.strip()]
+        # numbered before blank lines are dropped, so that errors name the file's own lines
+        lines = [(n, line.rstrip("\r\n")) for n, line in enumerate(f, start=1) if line.strip()]
     if not lines:
         raise InputDataError(f"{path} is empty")
-    columns = lines[0].split("\t")
+    columns = lines[0][1].split("\t")
     rows = []
-    for number, line in enumerate(lines[1:], start=2):
+    for number, line in lines[1:]:
         cells = line.split("\t")
         if len(cells) != len(columns):
             raise InputDataError(

@@ -9,7 +9,7 @@ import numpy as np
 
 from netregions.io import save_array, write_table
 from netregions.qc import exclusion_reasons, fd_summary
-from netregions.steps._common import read_json
+from netregions.steps._common import by_run, read_json
 
 __all__ = ["QC_COLUMNS", "qc"]
 
@@ -135,7 +135,9 @@ def qc(
     table_of = read_participants(participants) if participants else {}
     motion_rules = {k: limits.get(k) for k in ("max_mean_fd", "max_censored_fraction")}
     rows, traces = [], []
-    for path, (run, info) in zip(stats, runs.items(), strict=True):
+    stats_of = by_run(stats, list(runs), "stats files")
+    for run, info in runs.items():
+        path = stats_of[run]
         run_stats = read_json(path)
         run_design = _motion(info.get("confounds"), int(run_stats["n_volumes"]), run, design)
         row = _run_row(run, info, run_stats, run_design)
