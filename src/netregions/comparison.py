@@ -29,6 +29,7 @@ import numpy as np
 from netregions.connectome import (
     CORRELATION_KINDS,
     KINDS,
+    _check_kind,
     connectivity_from_covariance,
     fisher_z,
     geometric_mean,
@@ -150,11 +151,6 @@ def _triangle_side(length: int, with_diagonal: bool) -> int:
 
 
 # --------------------------------------------------------------------------- connectivity kinds
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"unknown connectivity kind {kind!r}; valid kinds are {list(KINDS)}")
 
 
 def _as_covariances(covariances: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:

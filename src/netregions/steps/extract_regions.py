@@ -84,9 +84,9 @@ def extract_regions(
     from netregions.regions import extract_regions as split
 
     maps, affine = load_image(components)
-    found, index = split(maps, affine, **settings)
     mask_data, _ = read_mask(mask)
-    check_grid(found.shape, mask_data, "network maps", None)
+    check_grid(maps.shape, mask_data, "network maps", None)
+    found, index = split(maps, affine, **settings)
     info = region_table(found, affine, index)
     labels = atlas_labels(found)
     save_nifti(found, affine, regions, dtype=np.float32)
