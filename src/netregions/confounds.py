@@ -37,6 +37,7 @@ __all__ = [
     "censoring_mask",
     "dummy_volumes",
     "framewise_displacement",
+    "load_design",
     "read_confounds_table",
 ]
 
@@ -663,6 +664,60 @@ def build_design(
     return STRATEGIES[strategy](
         table,
         columns=columns,
+        fd_threshold=fd_threshold,
+        std_dvars_threshold=std_dvars_threshold,
+        run=run,
+    )
+
+
+def load_design(
+    path: str | Path | None,
+    n_volumes: int,
+    run: str,
+    *,
+    strategy: str = "columns",
+    columns: Sequence[str] | None = None,
+    fd_threshold: float | None = None,
+    std_dvars_threshold: float | None = None,
+) -> Design | None:
+    """The design of a run from its confounds file (None: no file, nothing to regress).
+
+    Every step that needs a run's design (the input check, the QC table, the time series)
+    reads it here, so they agree on what a run without a confounds file means.
+
+    Parameters
+    ----------
+    path : path-like or None
+        The run's confounds table, or None when the run has none.
+    n_volumes : int
+        Volumes of the run (the table must have one row per volume).
+    run : str
+        Run label for messages.
+    strategy, columns, fd_threshold, std_dvars_threshold
+        See :func:`build_design`.
+
+    Returns
+    -------
+    Design or None
+
+    Raises
+    ------
+    InputDataError
+        No file while a preset or a censoring threshold needs one; and see
+        :func:`read_confounds_table` and :func:`build_design`.
+    """
+    if not path:
+        if strategy != "columns" or fd_threshold is not None or std_dvars_threshold is not None:
+            raise InputDataError(
+                f"{run}: confounds.strategy={strategy!r} (or a censoring threshold) needs a "
+                "confounds file, and this run has none"
+            )
+        return None
+    table = read_confounds_table(path, n_volumes, run)
+    return build_design(
+        table,
+        strategy,
+        columns=None if columns is None else list(columns),
         fd_threshold=fd_threshold,
         std_dvars_threshold=std_dvars_threshold,
         run=run,

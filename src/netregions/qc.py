@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 __all__ = ["exclusion_reasons", "fd_summary", "included_runs"]
 
+
 def fd_summary(fd, n_dummy: int) -> tuple[float, float]:
     """Mean and maximum framewise displacement after the dummy volumes.
 

@@ -80,9 +80,20 @@ def test_manifest_of_every_run(tmp_path, rng):
 def test_a_run_without_confounds_or_sidecar_uses_the_header(tmp_path, rng):
     runs = _runs(tmp_path, rng, subjects=("01",))
     runs["sub-01_task-rest"]["confounds"] = None
-    _call(tmp_path, runs)
+    _call(tmp_path, runs, design={**SIMPLE, "strategy": "columns"})  # the reference: no table
     row = read_table(tmp_path / "inputs.tsv")[0]
     assert (row["confounds"], row["t_r"]) == ("n/a", "2")
+
+
+def test_a_preset_for_a_run_without_confounds_is_refused_before_any_job(tmp_path, rng):
+    runs = _runs(tmp_path, rng, subjects=("01", "02"))
+    runs["sub-02_task-rest"]["confounds"] = None
+    with pytest.raises(InputDataError, match=r"sub-02_task-rest: confounds.strategy='simple'"):
+        _call(tmp_path, runs)
+    censoring = {**SIMPLE, "strategy": "columns", "fd_threshold": 0.5}
+    with pytest.raises(InputDataError, match="sub-02_task-rest: .*censoring threshold"):
+        _call(tmp_path, runs, design=censoring)
+    assert not (tmp_path / "inputs.tsv").exists()
 
 
 def test_every_problem_is_listed_naming_run_and_file(tmp_path, rng):

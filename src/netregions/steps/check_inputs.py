@@ -40,11 +40,11 @@ def _check_run(
     t_r, notes = read_repetition_time(files.get("sidecar"), header.t_r, run, image=files["bold"])
     for note in notes:
         log.warning("%s", note)
-    if files.get("confounds"):
-        from netregions.confounds import build_design, read_confounds_table
+    from netregions.confounds import load_design
 
-        table = read_confounds_table(files["confounds"], header.n_volumes, run)
-        _check_confound_count(build_design(table, run=run, **design), files["confounds"], run)
+    run_design = load_design(files.get("confounds"), header.n_volumes, run, **design)
+    if run_design is not None:
+        _check_confound_count(run_design, files["confounds"], run)
     return header, t_r
 
 

@@ -38,16 +38,6 @@ QC_COLUMNS = (
 )
 
 
-def _motion(confounds: str | None, n_volumes: int, run: str, design_settings: Mapping):
-    """The run's denoising design (None without confounds), as the time series will use it."""
-    if not confounds:
-        return None
-    from netregions.confounds import build_design, read_confounds_table
-
-    table = read_confounds_table(confounds, n_volumes, run)
-    return build_design(table, run=run, **design_settings)
-
-
 def _check_motion_known(
     run: str, confounds: str | None, mean_fd: float, rules: Mapping[str, float | None]
 ) -> None:
@@ -131,17 +121,19 @@ def qc(
         An exclusion rule on motion for a run without a confounds file.
     """
     from netregions.bids import read_participants
+    from netregions.confounds import load_design
 
     table_of = read_participants(participants) if participants else {}
     motion_rules = {k: limits.get(k) for k in ("max_mean_fd", "max_censored_fraction")}
     rows, traces = [], []
     stats_of = by_run(stats, list(runs), "stats files")
     for run, info in runs.items():
-        path = stats_of[run]
-        run_stats = read_json(path)
-        run_design = _motion(info.get("confounds"), int(run_stats["n_volumes"]), run, design)
+        run_stats = read_json(stats_of[run])
+        n_volumes = int(run_stats["n_volumes"])
+        table_path = info.get("confounds")  # a run without a table: motion reported n/a
+        run_design = load_design(table_path, n_volumes, run, **design) if table_path else None
         row = _run_row(run, info, run_stats, run_design)
-        _check_motion_known(run, info.get("confounds"), row["mean_fd"], motion_rules)
+        _check_motion_known(run, table_path, row["mean_fd"], motion_rules)
         reasons = exclusion_reasons(row, limits)
         row.update(included=not reasons, reason="; ".join(reasons))
         for column, value in table_of.get(info["subject"], {}).items():

@@ -126,13 +126,16 @@ def subject_timeseries(
     detrend, standardize, standardize_confounds
         See :func:`netregions.signal.clean`.
     """
+    from netregions.confounds import load_design
     from netregions.connectome import connectivity_from_covariance, ledoit_wolf
     from netregions.signal import clean
 
     t_r = float(read_json(stats)["t_r"])
     signals = _region_series(smoothed, region_maps, bold, mask, smoothing_fwhm, run)
-    design = _design(confounds, signals.shape[0], run, strategy, columns, fd_threshold,
-                     std_dvars_threshold)  # fmt: skip
+    design = load_design(
+        confounds, signals.shape[0], run, strategy=strategy, columns=columns,
+        fd_threshold=fd_threshold, std_dvars_threshold=std_dvars_threshold,
+    )  # fmt: skip
     keep = None if design is None or design.sample_mask.all() else design.sample_mask
     _check_degrees_of_freedom(design, run)
     cleaned = clean(
@@ -171,28 +174,6 @@ def _check_degrees_of_freedom(design, run: str) -> None:
             "columns: no degrees of freedom left to estimate connectivity; exclude such runs "
             "(qc.max_censored_fraction or qc.min_usable_minutes) or use fewer confounds"
         )
-
-
-def _design(confounds, n_volumes, run, strategy, columns, fd_threshold, std_dvars_threshold):
-    """The run's denoising design, or None without a confounds file."""
-    if not confounds:
-        if strategy != "columns" or fd_threshold is not None or std_dvars_threshold is not None:
-            raise ValueError(
-                f"{run}: confounds.strategy={strategy!r} (or a censoring threshold) needs a "
-                "confounds file, and this run has none"
-            )
-        return None
-    from netregions.confounds import build_design, read_confounds_table
-
-    table = read_confounds_table(confounds, n_volumes, run)
-    return build_design(
-        table,
-        strategy,
-        columns=None if columns is None else list(columns),
-        fd_threshold=fd_threshold,
-        std_dvars_threshold=std_dvars_threshold,
-        run=run,
-    )
 
 
 def _timeseries_sidecar(design, n_volumes, t_r, strategy, high_pass, low_pass) -> dict:
