@@ -79,8 +79,9 @@ def qcfc(
         matrices = _kind_matrices(covariances, kind, connectivity_from_covariance, group_mean,
                                   tangent_space)  # fmt: skip
         edges = np.array([sym_matrix_to_vec(m, discard_diagonal=True) for m in matrices])
-        row = {"kind": kind, "n_subjects": len(fd)}
-        if len(fd) >= 3 and np.isfinite(fd).all():
+        n_with_fd = int(np.isfinite(fd).sum())  # subjects without a mean FD are left out
+        row = {"kind": kind, "n_subjects": n_with_fd}
+        if n_with_fd >= 3:
             r, p = edge_qcfc(edges, fd)
             row.update(qcfc_summary(r, p, distances))
             arrays[kind.replace(" ", "_")] = r
