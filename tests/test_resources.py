@@ -83,3 +83,25 @@ def test_the_decomposition_request_grows_linearly_with_the_stacked_rows():
     small, medium, large = request(100), request(200), request(400)
     assert large - medium == pytest.approx(2 * (medium - small), abs=2)
     assert medium - small == pytest.approx(16 * 800 * 200_000 / 1e6, abs=1)
+
+
+def test_the_group_mask_request_reads_the_grid_of_the_mean_images(tmp_path):
+    grid = (200, 200, 160)  # 6.4 million voxels: 40 bytes each is above the floor
+    for name in ("mean0.nii.gz", "mean1.nii.gz"):
+        nib.save(nib.Nifti1Image(np.zeros(grid, dtype=np.uint8), np.eye(4)), tmp_path / name)
+    means = [str(tmp_path / "mean0.nii.gz"), str(tmp_path / "mean1.nii.gz")]
+    assert memory_mb("group_mask", {"means": means}) == 250 + int(40 * 6_400_000 / 1e6)
+    assert memory_mb("group_mask", {"brain_masks": means[:1]}) == 506
+
+
+def test_time_series_that_decode_the_run_again_count_the_decoder(files):
+    without = memory_mb("subject_timeseries", {k: files[k] for k in ("smoothed", "region_maps")})
+    assert without == stage_memory_mb("subject_timeseries", n_volumes=T, mask=V, regions=R)
+    # with the bold file as input (its own smoothing) the decoder's blocks are counted
+    assert memory_mb("subject_timeseries", files) == stage_memory_mb(
+        "subject_timeseries", grid=G, n_volumes=T, itemsize=2, mask=V, regions=R
+    )
+    g = 5 * 10**6  # large enough to be above the floor
+    assert stage_memory_mb(
+        "subject_timeseries", grid=g, n_volumes=T, itemsize=2, mask=V, regions=R
+    ) == 250 + int((12 * T * V + 12 * V * R + 16 * g * (2 + 4) + 4 * g) / 1e6)

@@ -38,7 +38,6 @@ __all__ = [
     "inverse_fisher_z",
     "geometric_mean",
     "group_mean",
-    "kind_file_name",
     "ledoit_wolf",
     "prec_to_partial",
     "subject_connectivity",
@@ -75,23 +74,6 @@ def _as_series(timeseries: np.ndarray) -> np.ndarray:
             f"time series must be a 2D array (n_samples, n_features); got shape {series.shape}"
         )
     return series
-
-
-def kind_file_name(kind: str) -> str:
-    """File-name form of a connectivity kind.
-
-    Parameters
-    ----------
-    kind : str
-        One of :data:`KINDS`.
-
-    Returns
-    -------
-    str
-        The kind with spaces replaced by underscores ("partial correlation" ->
-        "partial_correlation").
-    """
-    return kind.replace(" ", "_")
 
 
 # --------------------------------------------------------------------------- covariance

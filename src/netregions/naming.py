@@ -11,6 +11,7 @@ __all__ = [
     "MISSING_VALUES",
     "REDUCED_CONFOUNDS_SUFFIX",
     "REDUCED_CONFOUND_COLUMNS",
+    "kind_file_name",
     "synthetic_subjects",
 ]
 
@@ -64,3 +65,19 @@ def synthetic_subjects(n_subjects: int) -> list[str]:
         raise ValueError(f"n_subjects must be at least 1, got {n_subjects}")
     width = max(2, len(str(n_subjects)))
     return [f"{k:0{width}d}" for k in range(1, n_subjects + 1)]
+
+
+def kind_file_name(kind: str) -> str:
+    """A connectivity kind in file names and array keys: spaces as underscores.
+
+    Parameters
+    ----------
+    kind : str
+        A connectivity kind, e.g. "partial correlation".
+
+    Returns
+    -------
+    str
+        e.g. "partial_correlation".
+    """
+    return kind.replace(" ", "_")

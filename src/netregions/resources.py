@@ -19,7 +19,7 @@ from pathlib import Path
 __all__ = ["BASE_MB", "CHUNK", "memory_mb", "stage_memory_mb"]
 
 #: Interpreter and libraries (numpy, nibabel, scipy, numba or scikit-learn), MB.
-BASE_MB = {"default": 250, "decompose": 450, "figure": 350}
+BASE_MB = {"default": 250, "decompose": 450}
 #: Volumes decoded at a time by the per-run jobs (load_subject, preprocess_subject).
 CHUNK = 16
 #: Requests never go below this, MB.
@@ -69,14 +69,16 @@ def stage_memory_mb(
         "load_subject": chunk + 52 * grid,
         # scratch volume; in-mask series, its cleaned copy and the reduction's workspace
         "preprocess_subject": chunk + 4 * grid + 12 * n_volumes * mask,
-        # series (float32 and float64), maps (float32 and float64), signals
-        "subject_timeseries": 12 * n_volumes * mask + 12 * mask * regions,
+        # series (float32 and float64), maps (float32 and float64), signals; with its own
+        # smoothing it decodes the run again (grid > 0 only then): the decoder's blocks
+        "subject_timeseries": 12 * n_volumes * mask
+        + 12 * mask * regions
+        + (chunk + 4 * grid if grid else 0),
         # series, cleaned copy and least-squares workspace in float64
         "dual_regression": 4 * n_volumes * mask + 24 * n_volumes * mask + 24 * mask * components,
         # stacked reductions and copies (CanICA's normalised rows, the shuffled samples of
         # the online learning), float64 maps of the ICA and the codes
         "decompose": 16 * rows * mask + 48 * mask * components,
-        "consensus": 16 * rows * mask,
         # maps, thresholded copy, regions and the random walker's per-map graph
         "extract_regions": 48 * grid * regions,
         "group_mask": 40 * grid,
@@ -107,6 +109,13 @@ def _mask_voxels(path: str) -> int:
     return int(np.count_nonzero(np.asanyarray(nib.load(path).dataobj)))
 
 
+def _grid_voxels(path: str) -> int:
+    import nibabel as nib
+
+    shape = nib.load(path).shape
+    return int(shape[0] * shape[1] * shape[2])
+
+
 def _npy_shape(path: str) -> tuple[int, ...]:
     import numpy as np
 
@@ -118,7 +127,8 @@ def memory_mb(stage: str, inputs: Mapping[str, str | Sequence[str]]) -> int:
 
     Reads headers and shapes only: the BOLD file's header (``bold``), the group mask
     (``mask``), the ``.npy`` shapes of ``smoothed``, ``region_maps`` and ``reduced``, the
-    shape of ``components``. Files that do not exist yet (a dry run) count as empty.
+    shape of ``components``, the grid of the first of ``means`` or ``brain_masks``. Files
+    that do not exist yet (a dry run) count as empty.
     """
 
     def present(key: str) -> str | None:
@@ -128,8 +138,11 @@ def memory_mb(stage: str, inputs: Mapping[str, str | Sequence[str]]) -> int:
     sizes: dict[str, int] = {}
     if present("bold"):
         sizes["grid"], sizes["n_volumes"], sizes["itemsize"] = _bold_shape(present("bold"))
-    if present("mask") and stage != "group_mask":
+    if present("mask"):
         sizes["mask"] = _mask_voxels(present("mask"))
+    images = [p for key in ("means", "brain_masks") for p in inputs.get(key, [])]
+    if images and Path(images[0]).exists():  # group_mask: one grid per run, all alike
+        sizes["grid"] = _grid_voxels(str(images[0]))
     if present("smoothed"):
         sizes["n_volumes"], sizes["mask"] = _npy_shape(present("smoothed"))
     if present("region_maps"):

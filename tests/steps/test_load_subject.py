@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from netregions.exceptions import InputDataError
-from netregions.steps.load_subject import CHUNK_VOLUMES, load_subject
+from netregions.resources import CHUNK as CHUNK_VOLUMES
+from netregions.steps.load_subject import load_subject
 
 from .helpers import AFFINE, head_run, write_run
 

@@ -7,6 +7,7 @@ from snakemake.utils import validate
 
 from netregions import bids, inputs
 from netregions import config as settings
+from netregions.naming import kind_file_name
 
 settings.coerce_cli_strings(
     config, settings.load_schema(workflow.source_path("../schemas/config.schema.yaml"))
@@ -45,11 +46,6 @@ wildcard_constraints:
     subject="[A-Za-z0-9]+",
     kind="[a-z_]+",
     seed="[0-9]+",
-
-
-def kind_name(kind):
-    """A kind in group file names: spaces as underscores ('partial_correlation')."""
-    return kind.replace(" ", "_")
 
 
 def kind_stat(kind):
@@ -220,7 +216,7 @@ def final_outputs(wildcards):
         group("atlas-netregions_dseg.nii.gz"),
         group("atlas-netregions_dseg.tsv"),
         group("qcfc.tsv"),
-        *expand(group("connectome_{kind}_mean.tsv"), kind=map(kind_name, KINDS)),
+        *expand(group("connectome_{kind}_mean.tsv"), kind=map(kind_file_name, KINDS)),
         *timeseries_outputs(runs),
         *relmat_outputs(runs, KINDS),
         *figure_outputs(network),
@@ -232,7 +228,7 @@ def final_outputs(wildcards):
     if COMPARE:
         outputs += [group("classification.tsv"), figure("classification.png")]
         outputs += expand(
-            group("edges_{kind}.tsv"), kind=map(kind_name, config["connectivity"]["kinds"])
+            group("edges_{kind}.tsv"), kind=map(kind_file_name, config["connectivity"]["kinds"])
         )
     return outputs
 

@@ -13,14 +13,14 @@ rule group_comparison:
         mask=group("mask.nii.gz"),
     output:
         classification=group("classification.tsv"),
-        edges=expand(group("edges_{kind}.tsv"), kind=map(kind_name, COMPARED_KINDS)),
+        edges=expand(group("edges_{kind}.tsv"), kind=map(kind_file_name, COMPARED_KINDS)),
         figure=report(
             figure("classification.png"),
             caption="../report/classification.rst",
             category="6. Group comparison",
         ),
         edge_figures=report(
-            expand(figure("edges_{kind}.png"), kind=map(kind_name, COMPARED_KINDS)),
+            expand(figure("edges_{kind}.png"), kind=map(kind_file_name, COMPARED_KINDS)),
             caption="../report/edges.rst",
             category="6. Group comparison",
         ),

@@ -14,14 +14,12 @@ from netregions.io import (
     iter_image_chunks,
     save_nifti,
 )
+from netregions.resources import CHUNK  # volumes decoded at a time
 from netregions.steps._common import json_safe
 
-__all__ = ["CHUNK_VOLUMES", "load_subject"]
+__all__ = ["load_subject"]
 
 log = logging.getLogger("netregions")
-
-#: Volumes decoded at a time: bounds the job's memory whatever the run's length.
-CHUNK_VOLUMES = 16
 
 
 class _RunMoments:
@@ -116,13 +114,13 @@ def load_subject(
     if decoded:
         with atomic_path(decoded) as tmp:
             copy = create_decoded_copy(tmp, header.shape)
-            for start, block in iter_image_chunks(bold, CHUNK_VOLUMES, run):
+            for start, block in iter_image_chunks(bold, CHUNK, run):
                 moments.add(block)
                 copy[..., start : start + block.shape[3]] = block
             copy.flush()
             del copy
     else:
-        for _, block in iter_image_chunks(bold, CHUNK_VOLUMES, run):
+        for _, block in iter_image_chunks(bold, CHUNK, run):
             moments.add(block)
     mean_image = moments.mean()
     tsnr = moments.tsnr()[_brain_voxels(mean_image)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from netregions.io import read_table
+from netregions.naming import kind_file_name
 
 __all__ = ["plot_qc"]
 
@@ -53,7 +54,7 @@ def plot_qc(
     arrays = np.load(values)
     summaries, qcfc_values = {}, {}
     for row in read_table(qcfc):
-        key = row["kind"].replace(" ", "_")
+        key = kind_file_name(row["kind"])
         skipped = np.full(len(arrays["distances"]), np.nan)  # too few subjects: no QC-FC
         qcfc_values[row["kind"]] = arrays[key] if key in arrays.files else skipped
         summaries[row["kind"]] = {

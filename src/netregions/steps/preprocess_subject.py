@@ -13,14 +13,12 @@ from netregions.io import (
     open_decoded,
     save_array,
 )
+from netregions.resources import CHUNK  # volumes decoded and smoothed at a time
 from netregions.steps._common import check_grid, read_mask
 
 __all__ = ["masked_series", "preprocess_subject"]
 
 log = logging.getLogger("netregions")
-
-#: Volumes decoded and smoothed at a time: bounds the job's memory beyond its in-mask output.
-CHUNK_VOLUMES = 16
 
 
 def masked_series(
@@ -37,10 +35,10 @@ def masked_series(
     if str(bold).endswith(".npy"):
         decoded = open_decoded(bold, run)
         shape = decoded.shape
-        blocks = iter_decoded_chunks(decoded, CHUNK_VOLUMES, run)
+        blocks = iter_decoded_chunks(decoded, CHUNK, run)
     else:
         shape = check_bold_header(bold, run).shape
-        blocks = iter_image_chunks(bold, CHUNK_VOLUMES, run)
+        blocks = iter_image_chunks(bold, CHUNK, run)
     check_grid(shape, mask, "run", run)
     smoother = InMaskSmoother.plan(mask, affine, fwhm)
     series = np.empty((shape[3], int(mask.sum())), dtype=np.float32)

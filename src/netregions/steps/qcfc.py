@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from netregions.io import atomic_path, read_table, write_table
+from netregions.naming import kind_file_name
 
 __all__ = ["qcfc"]
 
@@ -84,7 +85,7 @@ def qcfc(
         if n_with_fd >= 3:
             r, p = edge_qcfc(edges, fd)
             row.update(qcfc_summary(r, p, distances))
-            arrays[kind.replace(" ", "_")] = r
+            arrays[kind_file_name(kind)] = r
         else:
             log.warning("%s: QC-FC needs 3 subjects or more with a mean FD; skipped", kind)
         rows.append(row)
