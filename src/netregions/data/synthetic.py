@@ -853,9 +853,11 @@ def framewise_displacement(motion: np.ndarray, radius: float = FD_RADIUS_MM) -> 
     ndarray, shape (n_volumes,)
         Sum of absolute backward differences; NaN at the first volume (as fMRIPrep's ``n/a``).
     """
-    diff = np.abs(np.diff(motion, axis=0))
-    fd = diff[:, :3].sum(axis=1) + radius * diff[:, 3:].sum(axis=1)
-    return np.concatenate([[np.nan], fd])
+    from netregions.confounds import framewise_displacement as fd_of
+
+    fd = fd_of(motion, radius)
+    fd[0] = np.nan
+    return fd
 
 
 def _orthonormal(signals: np.ndarray) -> np.ndarray:

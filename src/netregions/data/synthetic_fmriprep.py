@@ -43,6 +43,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from netregions.confounds import MOTION_COLUMNS
 from netregions.data import synthetic as syn
 from netregions.io import atomic_path, save_nifti, write_tsv
 
@@ -107,7 +108,6 @@ NSS_EXCESS = {syn.GREY: 0.3, syn.WHITE: 0.1, syn.CSF: 1.5}
 NSS_DECAY = 0.5
 
 #: Base columns expanded with derivatives and squares, as fMRIPrep writes them.
-MOTION_COLUMNS = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
 TISSUE_COLUMNS = ("global_signal", "csf", "white_matter")
 
 #: CompCor column prefixes and the ``Mask`` written in their JSON entries.
