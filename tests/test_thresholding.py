@@ -195,7 +195,7 @@ def test_inputs_unchanged(rng):
     ("call", "match"),
     [
         (lambda: threshold_value(np.ones((2, 2)), 1.0), "maps must be 3D or 4D"),
-        (lambda: threshold_value(np.ones((2, 2, 2, 1)), 1.0, mask=np.ones((2, 2))), "mask must"),
+        (lambda: threshold_value(np.ones((2, 2, 2, 1)), 1.0, mask=np.ones((2, 2))), "mask shape"),
         (lambda: threshold_percentile(np.ones((2, 2, 2, 2, 1)), 5), "maps must be 3D or 4D"),
     ],
 )

@@ -87,25 +87,14 @@ class NoRegionError(ValueError):
 
 def _finite_copy(maps: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """4D float copy of ``maps`` (3D → one map), non-finite and outside-mask entries → 0."""
-    maps = np.asarray(maps)
-    if maps.ndim not in (3, 4):
-        raise ValueError(f"maps must be 3D or 4D (x, y, z, n_maps); got {maps.ndim} dimensions")
+    maps = _as_4d(maps)
     dtype = np.float64 if maps.dtype.kind == "f" and maps.dtype.itemsize == 8 else np.float32
     work = np.array(maps, dtype=dtype, order="K", copy=True)
-    if work.ndim == 3:
-        work = work[..., np.newaxis]
     keep = np.isfinite(work)
     if mask is not None:
-        keep &= _inside(mask, work.shape[:3])[..., np.newaxis]
+        keep &= _check_mask(mask, work.shape[:3])[..., np.newaxis]
     work[~keep] = 0
     return work
-
-
-def _inside(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    mask = np.asarray(mask)
-    if mask.shape != shape:
-        raise ValueError(f"mask must have the spatial shape of the maps {shape}; got {mask.shape}")
-    return mask != 0
 
 
 def _score_at_percentile(values: np.ndarray, percentile: float) -> np.float64:
@@ -224,7 +213,9 @@ def threshold_percentile(
     if not _is_real(percentile) or not 0 <= percentile <= 100:
         raise ValueError(f"percentile must be a number in [0, 100]; got {percentile!r}")
     work = _finite_copy(maps, mask)
-    values = work.ravel(order="K") if mask is None else work[_inside(mask, work.shape[:3])].ravel()
+    values = (
+        work.ravel(order="K") if mask is None else work[_check_mask(mask, work.shape[:3])].ravel()
+    )
     sample = np.abs(values) if two_sided else values[values >= 0]
     cut = _score_at_percentile(sample, float(percentile)) + np.float64(1e-5)
     return _as_input_shape(_apply_cut(work, cut, two_sided), maps)
@@ -645,7 +636,7 @@ def _as_4d(maps: np.ndarray) -> np.ndarray:
     if maps.ndim == 3:
         return maps[..., np.newaxis]
     if maps.ndim != 4:
-        raise ValueError(f"maps must be a 3D or 4D array; got shape {maps.shape}")
+        raise ValueError(f"maps must be 3D or 4D (x, y, z, n_maps); got shape {maps.shape}")
     return maps
 
 
