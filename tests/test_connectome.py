@@ -284,6 +284,52 @@ def test_kinds_registry_and_tangent_vector(rng):
         np.testing.assert_allclose(cm.tangent_vector(covariance, whitening), tangent, atol=1e-12)
 
 
+def test_subject_connectomes_average_each_subjects_runs(rng):
+    # subject 1 has two runs, subject 2 one; expected values by hand (numpy only)
+    runs = [[spd(rng, 4), spd(rng, 4)], [spd(rng, 4)]]
+
+    def corr(c):
+        d = np.sqrt(np.diag(c))
+        return c / np.outer(d, d)
+
+    def fisher(mats):
+        off = ~np.eye(4, dtype=bool)
+        out = np.eye(4)
+        out[off] = np.tanh(np.mean([np.arctanh(m[off]) for m in mats], axis=0))
+        return out
+
+    correlation = cm.subject_connectomes(runs, "correlation")
+    assert len(correlation) == 2
+    np.testing.assert_allclose(correlation[0], fisher([corr(c) for c in runs[0]]), atol=1e-6)
+    np.testing.assert_allclose(correlation[1], corr(runs[1][0]), atol=1e-12)
+    covariance = cm.subject_connectomes(runs, "covariance")
+    np.testing.assert_allclose(covariance[0], (runs[0][0] + runs[0][1]) / 2, atol=1e-12)
+    precision = cm.subject_connectomes(runs, "precision")
+    expected = (np.linalg.inv(runs[0][0]) + np.linalg.inv(runs[0][1])) / 2
+    np.testing.assert_allclose(precision[0], expected, rtol=1e-9)
+
+
+def test_subject_connectomes_tangent_of_commuting_covariances_has_closed_form(rng):
+    # diagonal covariances: geometric mean and logm are element-wise, so
+    # tangent_k = diag(log(c_k) - mean_j log(c_j)), c_k = mean of subject k's runs
+    diagonals = rng.uniform(0.2, 5.0, size=(3, 2, 5))  # subjects, runs, regions
+    runs = [[np.diag(d) for d in subject] for subject in diagonals]
+    subject_means = diagonals.mean(axis=1)
+    logs = np.log(subject_means)
+    tangents = cm.subject_connectomes(runs, "tangent")
+    for tangent, log in zip(tangents, logs, strict=True):
+        np.testing.assert_allclose(tangent, np.diag(log - logs.mean(axis=0)), atol=1e-7)
+    means = cm.mean_covariances(runs)
+    np.testing.assert_allclose(means, [np.diag(m) for m in subject_means], atol=1e-12)
+
+
+def test_subject_connectomes_errors(rng):
+    with pytest.raises(ValueError, match="kind"):
+        cm.subject_connectomes([[spd(rng, 3)]], "coherence")
+    with pytest.raises(ValueError, match="group of subjects"):
+        cm.subject_connectomes([[spd(rng, 3), spd(rng, 3)]], "tangent")
+
+
 # --------------------------------------------------------------------------- geometric mean
 
 

@@ -39,8 +39,10 @@ __all__ = [
     "geometric_mean",
     "group_mean",
     "ledoit_wolf",
+    "mean_covariances",
     "prec_to_partial",
     "subject_connectivity",
+    "subject_connectomes",
     "tangent_space",
     "tangent_vector",
     "whitening_of",
@@ -354,6 +356,53 @@ def group_mean(matrices: Sequence[np.ndarray] | np.ndarray, kind: str = "covaria
     if kind in CORRELATION_KINDS:
         return fisher_mean(stack).astype(stack.dtype)
     return stack.mean(axis=0)
+
+
+def mean_covariances(runs_covariances: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
+    """Each subject's covariance: the arithmetic mean of its runs' covariances.
+
+    Parameters
+    ----------
+    runs_covariances : sequence of sequences of ndarray, shape (n, n)
+        For each subject, the covariance of each of its runs.
+
+    Returns
+    -------
+    list of ndarray, shape (n, n)
+        One per subject, in the given order.
+    """
+    return [np.mean(np.asarray(runs), axis=0) for runs in runs_covariances]
+
+
+def subject_connectomes(
+    runs_covariances: Sequence[Sequence[np.ndarray]], kind: str
+) -> list[np.ndarray]:
+    """One connectome of ``kind`` per subject, from the covariances of its runs.
+
+    A subject with several runs gets the mean of its runs' matrices (:func:`group_mean`: in
+    Fisher z for correlations). For "tangent", each subject's runs' covariances are averaged
+    first, and the matrices are the subjects' tangent vectors at the geometric mean of all
+    subjects (:func:`tangent_space`), so they depend on the whole group.
+
+    Parameters
+    ----------
+    runs_covariances : sequence of sequences of ndarray, shape (n, n)
+        For each subject, the covariance of each of its runs (Ledoit-Wolf: :func:`ledoit_wolf`).
+    kind : str
+        One of :data:`KINDS`.
+
+    Returns
+    -------
+    list of ndarray, shape (n, n)
+        One per subject, in the given order.
+    """
+    _check_kind(kind)
+    if kind == "tangent":
+        return list(tangent_space(mean_covariances(runs_covariances))[2])
+    return [
+        group_mean([connectivity_from_covariance(c, kind) for c in runs], kind)
+        for runs in runs_covariances
+    ]
 
 
 def _stack_matrices(matrices: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:

@@ -85,24 +85,23 @@ def connectivity(
         Output ``.npy``: for "tangent", the whitening matrix ``G^(-1/2)`` of the geometric
         mean, which each run's tangent job uses; for the other kinds, the group matrix.
     """
-    from netregions.connectome import connectivity_from_covariance, group_mean, tangent_space
+    from netregions.connectome import (
+        group_mean,
+        mean_covariances,
+        subject_connectomes,
+        tangent_space,
+    )
 
     regions, covariances = subject_covariances(timeseries, runs, subjects)
+    by_subject = list(covariances.values())
     if kind == "tangent":
-        if len(covariances) < 2:
-            raise ValueError(
-                f"the 'tangent' kind needs at least 2 subjects; got {len(covariances)}"
-            )
-        per_subject = [np.mean(c, axis=0) for c in covariances.values()]
-        geometric, whitening, _ = tangent_space(per_subject)
+        if len(by_subject) < 2:
+            raise ValueError(f"the 'tangent' kind needs at least 2 subjects; got {len(by_subject)}")
+        geometric, whitening, _ = tangent_space(mean_covariances(by_subject))
         write_tsv(mean, geometric, regions)
         save_array(whitening, reference)
     else:
-        per_subject = [
-            group_mean([connectivity_from_covariance(c, kind) for c in runs_covs], kind)
-            for runs_covs in covariances.values()
-        ]
-        matrix = group_mean(per_subject, kind)
+        matrix = group_mean(subject_connectomes(by_subject, kind), kind)
         write_tsv(mean, matrix, regions)
         save_array(matrix, reference)
     log.info("%s: %d subjects, %d runs", kind, len(covariances), len(runs))

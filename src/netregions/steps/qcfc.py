@@ -66,7 +66,7 @@ def qcfc(
     kinds : sequence of str
     """
     from netregions.comparison import sym_matrix_to_vec
-    from netregions.connectome import connectivity_from_covariance, group_mean, tangent_space
+    from netregions.connectome import subject_connectomes
     from netregions.qcfc import edge_distances, qcfc_summary
     from netregions.qcfc import qcfc as edge_qcfc
     from netregions.steps.connectivity import subject_covariances
@@ -77,8 +77,7 @@ def qcfc(
     distances = edge_distances(_centres(regions))
     rows, arrays = [], {"distances": distances}
     for kind in kinds:
-        matrices = _kind_matrices(covariances, kind, connectivity_from_covariance, group_mean,
-                                  tangent_space)  # fmt: skip
+        matrices = subject_connectomes(list(covariances.values()), kind)
         edges = np.array([sym_matrix_to_vec(m, discard_diagonal=True) for m in matrices])
         n_with_fd = int(np.isfinite(fd).sum())  # subjects without a mean FD are left out
         row = {"kind": kind, "n_subjects": n_with_fd}
@@ -94,10 +93,3 @@ def qcfc(
     write_table(table, rows, columns)
     with atomic_path(values) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
-
-
-def _kind_matrices(covariances, kind, transform, mean, tangent_space) -> list[np.ndarray]:
-    if kind == "tangent":
-        per_subject = [np.mean(c, axis=0) for c in covariances.values()]
-        return list(tangent_space(per_subject)[2])
-    return [mean([transform(c, kind) for c in runs], kind) for runs in covariances.values()]
