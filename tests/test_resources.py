@@ -1,5 +1,8 @@
 """Memory requests: the formulas of docs/performance.md, read from the inputs' headers."""
 
+import subprocess
+import sys
+
 import nibabel as nib
 import numpy as np
 import pytest
@@ -105,3 +108,50 @@ def test_time_series_that_decode_the_run_again_count_the_decoder(files):
     assert stage_memory_mb(
         "subject_timeseries", grid=g, n_volumes=T, itemsize=2, mask=V, regions=R
     ) == 250 + int((12 * T * V + 12 * V * R + 16 * g * (2 + 4) + 4 * g) / 1e6)
+
+
+def test_the_consensus_request_reads_the_seeds_and_the_mask_grid(tmp_path, files):
+    seeds = []
+    for i in range(4):  # 4 seeds of 5 maps over V voxels
+        np.save(tmp_path / f"seed{i}.npy", np.zeros((5, V), np.float32))
+        seeds.append(str(tmp_path / f"seed{i}.npy"))
+    n, k = 20, 5
+    assert memory_mb("consensus", {"seeds": seeds, "mask": files["mask"]}) == stage_memory_mb(
+        "consensus", rows=n, mask=V, grid=G, components=k
+    )
+    # bytes: 12 per pooled map value, 40 per pair of maps, 4 per output voxel and map
+    rows, mask, grid, maps = 1000, 230_000, 900_000, 20
+    assert stage_memory_mb(
+        "consensus", rows=rows, mask=mask, grid=grid, components=maps
+    ) == 250 + int((12 * rows * mask + 40 * rows**2 + 4 * grid * maps) / 1e6)
+    # it used to be a fixed 2,000 MB, short of what 50 seeds of 20 maps at 2 mm hold
+    assert stage_memory_mb("consensus", rows=rows, mask=mask, grid=grid, components=maps) > 2000
+
+
+def test_the_consensus_request_covers_the_measured_peak(tmp_path):
+    # a real consensus job in a fresh interpreter: its peak RSS must stay under the request,
+    # sized above the floor (600 maps of 104,544 voxels: 1,029 MB)
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import sys, numpy as np, nibabel as nib\n"
+        "from netregions.steps.consensus import consensus\n"
+        "from netregions.workflow import peak_rss_mb\n"
+        "rng = np.random.default_rng(0)\n"
+        "mask = np.zeros((50, 60, 50), np.uint8); mask[3:47, 3:57, 3:47] = 1\n"
+        "nib.save(nib.Nifti1Image(mask, np.eye(4)), 'mask.nii.gz')\n"
+        "truth = rng.standard_normal((20, int(mask.sum()))).astype(np.float32)\n"
+        "for s in range(30):\n"
+        "    noise = rng.standard_normal(truth.shape).astype(np.float32)\n"
+        "    np.save(f's{s}.npy', truth[rng.permutation(20)] + noise)\n"
+        "del truth, noise\n"
+        "consensus([f's{s}.npy' for s in range(30)], 'mask.nii.gz', 'c.nii.gz', 's.tsv',\n"
+        "          n_components=20)\n"
+        "print(peak_rss_mb())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    seeds = [str(tmp_path / f"s{s}.npy") for s in range(30)]
+    request = memory_mb("consensus", {"seeds": seeds, "mask": str(tmp_path / "mask.nii.gz")})
+    assert request == 1029
+    assert float(out.stdout.split()[-1]) < request

@@ -54,7 +54,8 @@ def stage_memory_mb(
     regions : int
         Regions (R), or network maps for ``extract_regions``.
     rows : int
-        Rows of the stacked reductions (runs × components per run).
+        Rows of the stacked reductions (runs × components per run), or maps of every seed
+        for ``consensus``.
     components : int
         Network maps (K).
 
@@ -81,6 +82,9 @@ def stage_memory_mb(
         "decompose": 16 * rows * mask + 48 * mask * components,
         # maps, thresholded copy, regions and the random walker's per-map graph
         "extract_regions": 48 * grid * regions,
+        # every seed's maps (mapped files, the stacked pool, its normalised copy: float32),
+        # the pool's similarity and linkage, the consensus maps on the grid
+        "consensus": 12 * rows * mask + 40 * rows * rows + 4 * grid * components,
         "group_mask": 40 * grid,
     }.get(stage, 0)
     base = BASE_MB.get(stage, BASE_MB["default"])
@@ -126,9 +130,9 @@ def memory_mb(stage: str, inputs: Mapping[str, str | Sequence[str]]) -> int:
     """Memory request (MB) of a job of ``stage`` from its input files (named as in the rule).
 
     Reads headers and shapes only: the BOLD file's header (``bold``), the group mask
-    (``mask``), the ``.npy`` shapes of ``smoothed``, ``region_maps`` and ``reduced``, the
-    shape of ``components``, the grid of the first of ``means`` or ``brain_masks``. Files
-    that do not exist yet (a dry run) count as empty.
+    (``mask``), the ``.npy`` shapes of ``smoothed``, ``region_maps``, ``reduced`` and
+    ``seeds``, the shape of ``components``, the grid of the first of ``means`` or
+    ``brain_masks``. Files that do not exist yet (a dry run) count as empty.
     """
 
     def present(key: str) -> str | None:
@@ -143,6 +147,13 @@ def memory_mb(stage: str, inputs: Mapping[str, str | Sequence[str]]) -> int:
     images = [p for key in ("means", "brain_masks") for p in inputs.get(key, [])]
     if images and Path(images[0]).exists():  # group_mask: one grid per run, all alike
         sizes["grid"] = _grid_voxels(str(images[0]))
+    seeds = [path for path in inputs.get("seeds", []) if Path(path).exists()]
+    if seeds:  # consensus: (components, voxels) maps of each seed
+        shapes = [_npy_shape(path) for path in seeds]
+        sizes["rows"] = sum(shape[0] for shape in shapes)
+        sizes["components"], sizes["mask"] = shapes[0]
+        if present("mask"):
+            sizes["grid"] = _grid_voxels(present("mask"))
     if present("smoothed"):
         sizes["n_volumes"], sizes["mask"] = _npy_shape(present("smoothed"))
     if present("region_maps"):

@@ -109,11 +109,12 @@ def similarity_matrix(estimates: np.ndarray) -> np.ndarray:
     unchanged bit for bit, because negation is exact in floating point.
     """
     x = _check_estimates(estimates, "estimates")
-    centred = x - x.mean(axis=1, keepdims=True)
-    norms = np.linalg.norm(centred, axis=1)
+    unit = x - x.mean(axis=1, keepdims=True)
+    # float64 sums without a squared copy of the estimates (norm() makes one)
+    norms = np.sqrt(np.einsum("ij,ij->i", unit, unit, dtype=np.float64)).astype(unit.dtype)
     constant = norms == 0
     norms[constant] = 1.0
-    unit = centred / norms[:, None]
+    unit /= norms[:, None]  # in place: one copy of the estimates, not two
     sim = np.abs(unit @ unit.T)
     # averaging with the transpose makes the matrix exactly symmetric whatever the BLAS did
     sim = np.clip((sim + sim.T) / 2.0, 0.0, 1.0)
@@ -333,7 +334,7 @@ def consensus(
     _check_n_clusters(n_clusters, pool.shape[0])
     kept = _informative(pool, run_of, comp_of, n_clusters)
 
-    sim = similarity_matrix(pool[kept])
+    sim = similarity_matrix(pool if kept.size == pool.shape[0] else pool[kept])
     runs_of_kept = run_of[kept]
     if kept.size == 1:
         n_cut, labels = 1, np.zeros(1, dtype=np.int64)

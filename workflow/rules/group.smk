@@ -104,7 +104,7 @@ else:
             "../../envs/netregions.yaml"
         threads: 1
         resources:
-            mem_mb=2000,
+            mem_mb=run_memory("consensus"),
             runtime=60,
         params:
             method=DEC["method"],

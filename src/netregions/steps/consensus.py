@@ -52,7 +52,8 @@ def consensus(
     from netregions.stability import consensus as cluster
 
     mask_data, affine = read_mask(mask)
-    runs = [np.load(path) for path in seeds]
+    # mapped, not read: the pool that clustering stacks is then the only copy in memory
+    runs = [np.load(path, mmap_mode="r") for path in seeds]
     result = cluster(runs, n_clusters=n_components, sign=SIGN_OF_METHOD[method])
     log.info(
         "the %d most stable of %d clusters of %d estimates from %d seeds; stability %s",
