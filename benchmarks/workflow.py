@@ -145,7 +145,7 @@ def prepare_dev(
     override = {"data": {"n_subjects": n_subjects, "synthetic": synthetic}}
     config = write_config(workdir, merge(override, extra))
     runs = list(discover_runs(config["data"]).values())
-    targets = [f for run in runs for f in (run.bold, run.confounds)]
+    targets = [f for run in runs for f in (run.bold, run.confounds, run.sidecar) if f]
     print(f"[dev, {n_subjects} subjects] generating the dataset (not timed) ...", flush=True)
     snakemake(workdir, *targets, participants_path(config["data"]))
     return workdir, runs

@@ -5,6 +5,7 @@ import pytest
 from netregions.exceptions import ConfigError, InputDataError
 from netregions.inputs import (
     CONFOUNDS_SUFFIX,
+    FUNC_SIDECAR_SUFFIX,
     FUNC_SUFFIX,
     SOURCES,
     discover_runs,
@@ -29,6 +30,8 @@ def test_synthetic_runs_are_named_by_their_bids_entities():
     assert runs[0].bold == f"data/sub-01{FUNC_SUFFIX}"
     assert runs[0].confounds == f"data/sub-01{CONFOUNDS_SUFFIX}"
     assert runs[0].directory == "sub-01/func" and runs[0].task == "pixar"
+    assert runs[0].sidecar == f"data/sub-01{FUNC_SIDECAR_SUFFIX}"
+    assert FUNC_SIDECAR_SUFFIX == "_task-pixar_space-MNI152NLin2009cAsym_desc-preproc_bold.json"
 
 
 def test_pattern_with_repeated_placeholder(tmp_path):
@@ -53,6 +56,18 @@ def test_local_runs_use_the_file_names_entities(tmp_path):
     runs = local_runs(func, None)
     assert [r.name for r in runs] == ["sub-01_ses-2_task-rest", "sub-02_ses-2_task-rest"]
     assert runs[0].directory == "sub-01/ses-2/func" and runs[0].confounds is None
+
+
+def test_local_runs_take_the_bold_files_sidecar_when_it_exists(tmp_path):
+    for label in ("01", "02", "03"):
+        (tmp_path / f"sub-{label}_task-rest_bold.nii{'.gz' if label != '03' else ''}").touch()
+    (tmp_path / "sub-01_task-rest_bold.json").touch()
+    (tmp_path / "sub-03_task-rest_bold.json").touch()
+    (tmp_path / "sub-02_task-rest_bold.nii.json").touch()  # not the sidecar of a .nii.gz
+    gz = local_runs(str(tmp_path / "sub-{subject}_task-rest_bold.nii.gz"))
+    assert [r.sidecar for r in gz] == [str(tmp_path / "sub-01_task-rest_bold.json"), None]
+    (nii,) = local_runs(str(tmp_path / "sub-{subject}_task-rest_bold.nii"))
+    assert nii.sidecar == str(tmp_path / "sub-03_task-rest_bold.json")
 
 
 def test_local_runs_of_non_bids_names_are_named_by_subject(tmp_path):

@@ -8,6 +8,7 @@ fetch nothing. What a run is, and how its outputs are named, is in docs/methods/
 from __future__ import annotations
 
 import glob
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -15,11 +16,12 @@ from typing import Any
 
 from netregions.bids import Run, discover_fmriprep_runs, parse_bids_name, run_name
 from netregions.exceptions import ConfigError, InputDataError
-from netregions.naming import FUNC_SUFFIX, synthetic_subjects
+from netregions.naming import FUNC_SIDECAR_SUFFIX, FUNC_SUFFIX, synthetic_subjects
 from netregions.naming import REDUCED_CONFOUNDS_SUFFIX as CONFOUNDS_SUFFIX
 
 __all__ = [
     "CONFOUNDS_SUFFIX",
+    "FUNC_SIDECAR_SUFFIX",
     "FUNC_SUFFIX",
     "SOURCES",
     "development_runs",
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 
-def _flat_run(subject: str, bold: str, confounds: str | None) -> Run:
+def _flat_run(subject: str, bold: str, confounds: str | None, sidecar: str | None = None) -> Run:
     """A run given by its files (synthetic, development and local sources)."""
     try:
         entities, _, _ = parse_bids_name(Path(bold).name)
@@ -48,7 +50,7 @@ def _flat_run(subject: str, bold: str, confounds: str | None) -> Run:
         task=entities.get("task"),
         bold=str(bold),
         confounds=None if confounds is None else str(confounds),
-        sidecar=None,
+        sidecar=sidecar,
         brain_mask=None,
         entities=entities,
     )
@@ -67,9 +69,17 @@ def synthetic_runs(data_dir: str, n_subjects: int) -> list[Run]:
     -------
     list of Run
         ``sub-01_task-pixar``, ... (files that need not exist yet), named and laid out as the
-        development data.
+        development data, with a JSON sidecar (which the development data lack).
     """
-    return development_runs(data_dir, synthetic_subjects(n_subjects))
+    return [
+        _flat_run(
+            s,
+            f"{data_dir}/sub-{s}{FUNC_SUFFIX}",
+            f"{data_dir}/sub-{s}{CONFOUNDS_SUFFIX}",
+            f"{data_dir}/sub-{s}{FUNC_SIDECAR_SUFFIX}",
+        )
+        for s in synthetic_subjects(n_subjects)
+    ]
 
 
 def development_runs(data_dir: str, subjects: Sequence[str]) -> list[Run]:
@@ -120,12 +130,22 @@ def runs_from_pattern(pattern: str, subjects: Sequence[str] = ()) -> dict[str, s
 
 
 def local_runs(func: str, confounds: str | None = None, subjects: Sequence[str] = ()) -> list[Run]:
-    """Runs of the local source: one BOLD file per subject, from path patterns."""
+    """Runs of the local source: one BOLD file per subject, from path patterns.
+
+    A BOLD file's JSON sidecar is its name with ``.json`` for ``.nii[.gz]``, used when it
+    exists (its ``RepetitionTime`` is then the run's TR).
+    """
     files = runs_from_pattern(func, subjects)
     return [
-        _flat_run(s, path, None if not confounds else confounds.format(subject=s))
+        _flat_run(s, path, None if not confounds else confounds.format(subject=s), _sidecar(path))
         for s, path in files.items()
     ]
+
+
+def _sidecar(bold: str) -> str | None:
+    """The BOLD file's same-name JSON sidecar, if it exists."""
+    stem = re.sub(r"\.nii(\.gz)?$", "", bold)
+    return f"{stem}.json" if stem != bold and os.path.isfile(f"{stem}.json") else None
 
 
 def fmriprep_runs(settings: Mapping[str, Any]) -> list[Run]:

@@ -8,6 +8,7 @@ Only the standard library is imported here, so the Snakemake process can use it 
 __all__ = [
     "FMRIPREP_CONFOUNDS_SUFFIX",
     "FUNC_SUFFIX",
+    "FUNC_SIDECAR_SUFFIX",
     "MISSING_VALUES",
     "REDUCED_CONFOUNDS_SUFFIX",
     "REDUCED_CONFOUND_COLUMNS",
@@ -17,6 +18,10 @@ __all__ = [
 
 #: ``sub-<label>`` + this = a preprocessed BOLD run.
 FUNC_SUFFIX = "_task-pixar_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz"
+
+#: ``sub-<label>`` + this = the run's JSON sidecar (the synthetic source writes one; the
+#: development data have none).
+FUNC_SIDECAR_SUFFIX = FUNC_SUFFIX.removesuffix(".nii.gz") + ".json"
 
 #: ``sub-<label>`` + this = the 15-column confounds table the workflow reads.
 REDUCED_CONFOUNDS_SUFFIX = "_task-pixar_desc-reducedConfounds_regressors.tsv"

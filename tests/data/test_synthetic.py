@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import json
 import math
 
 import nibabel as nib
@@ -68,6 +69,16 @@ def test_bold_files_are_4d_float32_with_tr(dataset):
     assert paths["01"]["bold"].name == (
         "sub-01_task-pixar_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz"
     )
+
+
+def test_each_bold_file_has_a_sidecar_with_its_tr(dataset, tmp_path):
+    root, paths = dataset
+    for subject in ("01", "02", "03"):
+        sidecar = paths[subject]["sidecar"]
+        assert sidecar.name == f"sub-{subject}_task-pixar_space-MNI152NLin2009cAsym_desc-preproc_bold.json"
+        assert json.loads(sidecar.read_text()) == {"RepetitionTime": 2.0, "TaskName": "pixar"}
+    other = syn.make_dataset(tmp_path, 1, **TINY, n_networks=8, seed=7, t_r=0.8)
+    assert json.loads(other["01"]["sidecar"].read_text())["RepetitionTime"] == 0.8
 
 
 def test_confounds_have_the_15_columns_and_na_only_in_first_fd(dataset):

@@ -83,6 +83,15 @@ def test_local_source_discovers_runs(tmp_path, tiny_run):
     assert "synthetic_subject" not in jobs
 
 
+def test_the_synthetic_runs_have_sidecars_so_their_tr_raises_no_warning(tiny_run):
+    data = tiny_run / "data" / "synthetic"
+    for run in RUNS:
+        path = data / f"{run}_space-MNI152NLin2009cAsym_desc-preproc_bold.json"
+        assert json.loads(path.read_text()) == {"RepetitionTime": 2.0, "TaskName": "pixar"}
+    logs = [p.read_text() for p in (tiny_run / "results" / "logs").rglob("*.log")]
+    assert logs and not any("no JSON sidecar" in text for text in logs)
+
+
 # --------------------------------------------------------------------------- a real run
 
 

@@ -47,6 +47,7 @@ if SOURCE == "synthetic":
             maps=rules.synthetic_truth.output.maps,
         output:
             bold=f"{SYN['data_dir']}/sub-{{subject}}{inputs.FUNC_SUFFIX}",
+            sidecar=f"{SYN['data_dir']}/sub-{{subject}}{inputs.FUNC_SIDECAR_SUFFIX}",
             confounds=f"{SYN['data_dir']}/sub-{{subject}}{inputs.CONFOUNDS_SUFFIX}",
             truth=f"{SYN['data_dir']}/sub-{{subject}}_task-pixar_desc-truth_timeseries.tsv",
         log:

@@ -62,8 +62,10 @@ from pathlib import Path
 
 import numpy as np
 
+from netregions.bids import write_json
 from netregions.io import atomic_path, load_image, save_nifti, write_tsv
 from netregions.naming import (  # noqa: F401 (synthetic_subjects re-exported)
+    FUNC_SIDECAR_SUFFIX,
     FUNC_SUFFIX,
     REDUCED_CONFOUND_COLUMNS,
     REDUCED_CONFOUNDS_SUFFIX,
@@ -175,6 +177,7 @@ GROUP_COUPLING = 0.5
 GROUP_AGES = {"child": (3.5, 12.0), "adult": (18.0, 39.0)}
 
 FUNC_TEMPLATE = "sub-{subject}" + FUNC_SUFFIX
+SIDECAR_TEMPLATE = "sub-{subject}" + FUNC_SIDECAR_SUFFIX
 CONFOUNDS_TEMPLATE = "sub-{subject}" + REDUCED_CONFOUNDS_SUFFIX
 TRUTH_TIMESERIES_TEMPLATE = "sub-{subject}_task-pixar_desc-truth_timeseries.tsv"
 TRUTH_MAPS_NAME = "truth_networks.nii.gz"
@@ -192,10 +195,11 @@ def truth_paths(data_dir: Path | str) -> dict[str, Path]:
 
 
 def subject_paths(data_dir: Path | str, subject: str) -> dict[str, Path]:
-    """Paths of one subject's files (keys ``bold``, ``confounds``, ``truth``)."""
+    """Paths of one subject's files (keys ``bold``, ``sidecar``, ``confounds``, ``truth``)."""
     data_dir = Path(data_dir)
     return {
         "bold": data_dir / FUNC_TEMPLATE.format(subject=subject),
+        "sidecar": data_dir / SIDECAR_TEMPLATE.format(subject=subject),
         "confounds": data_dir / CONFOUNDS_TEMPLATE.format(subject=subject),
         "truth": data_dir / TRUTH_TIMESERIES_TEMPLATE.format(subject=subject),
     }
@@ -1235,7 +1239,8 @@ def write_subject(
     Returns
     -------
     dict
-        ``bold`` (4D float32 NIfTI, TR in the header), ``confounds`` (the 15 reduced
+        ``bold`` (4D float32 NIfTI, TR in the header), ``sidecar`` (its JSON sidecar:
+        ``RepetitionTime``, ``TaskName``, as fMRIPrep writes), ``confounds`` (the 15 reduced
         confounds), ``truth`` (true network time courses, columns ``network_00``...).
     """
     truth_maps_path = truth_paths(data_dir)["maps"] if truth_maps_path is None else truth_maps_path
@@ -1253,6 +1258,7 @@ def write_subject(
     )
     paths = subject_paths(data_dir, subject)
     save_nifti(run.bold, affine, paths["bold"], t_r=t_r)
+    write_json(paths["sidecar"], {"RepetitionTime": float(t_r), "TaskName": "pixar"})
     write_confounds(paths["confounds"], run.confounds, CONFOUND_COLUMNS)
     names = [f"network_{k:02d}" for k in range(run.timecourses.shape[1])]
     write_tsv(paths["truth"], run.timecourses, names)

@@ -10,6 +10,7 @@ __all__ = ["synthetic_subject"]
 def synthetic_subject(
     maps: str,
     bold: str,
+    sidecar: str,
     confounds: str,
     truth: str,
     *,
@@ -24,6 +25,6 @@ def synthetic_subject(
         Path(bold).parent, subject, truth_maps_path=maps, n_volumes=n_volumes, t_r=t_r,
         noise=noise, seed=seed,
     )  # fmt: skip
-    expected = {"bold": bold, "confounds": confounds, "truth": truth}
+    expected = {"bold": bold, "sidecar": sidecar, "confounds": confounds, "truth": truth}
     if any(str(written[key]) != str(path) for key, path in expected.items()):
         raise ValueError(f"synthetic subject written to {written}, expected {expected}")
