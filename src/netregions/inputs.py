@@ -11,6 +11,7 @@ import glob
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +73,8 @@ def synthetic_runs(data_dir: str, n_subjects: int) -> list[Run]:
         development data, with a JSON sidecar (which the development data lack).
     """
     return [
-        _flat_run(
-            s,
-            f"{data_dir}/sub-{s}{FUNC_SUFFIX}",
-            f"{data_dir}/sub-{s}{CONFOUNDS_SUFFIX}",
-            f"{data_dir}/sub-{s}{FUNC_SIDECAR_SUFFIX}",
-        )
-        for s in synthetic_subjects(n_subjects)
+        replace(run, sidecar=f"{data_dir}/sub-{run.subject}{FUNC_SIDECAR_SUFFIX}")
+        for run in development_runs(data_dir, synthetic_subjects(n_subjects))
     ]
 
 
