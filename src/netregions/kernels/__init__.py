@@ -8,9 +8,9 @@ kernels. Plain numpy/scipy references for every public function live in
 
 Numba policy (applies to every kernel in this package):
 
-- ``@njit(cache=True)`` everywhere, without explicit signatures: compilation is lazy (nothing
-  is compiled when this package is imported) and cached in ``__pycache__`` next to the
-  sources, so workflow jobs reuse the machine code of the first run. Editing a module
+- ``@njit(cache=True)`` everywhere, without explicit signatures: compilation is lazy
+  (nothing is compiled when this package is imported) and cached in ``__pycache__`` next to
+  the sources, so workflow jobs reuse the machine code of the first run. Editing a module
   invalidates the cache of that module's kernels only; a kernel and its callees live in the
   same module because the cache does not notice edits to callees in other files.
 - ``parallel=True`` only where a rule runs the kernel with several threads and a ``prange``
@@ -18,6 +18,9 @@ Numba policy (applies to every kernel in this package):
   (one voxel per iteration). No floating-point value is reduced across threads, so results
   are bit-identical for any thread count (``numba.set_num_threads``). Every other kernel runs
   in single-threaded per-run jobs and is serial.
+- ``nogil=True`` on the kernels of the smoothing, labelling and peak modules: the workflow
+  runs its light jobs as threads of the Snakemake process (docs/architecture.md), and a
+  kernel that held the GIL would stop the other jobs' threads while it runs.
 - ``fastmath`` is off: the kernels reproduce scipy's float64 operation order exactly and
   handle NaN/inf explicitly.
 - Compile time is budgeted too (a cold compile of the whole package takes ~20 s of CPU):

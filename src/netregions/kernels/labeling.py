@@ -34,7 +34,7 @@ _NEIGHBOUR_LINES = {
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _find_root(parent, a):
     """Root of provisional label ``a``, halving the path on the way (parent[x] <= x always)."""
     while parent[a] != a:
@@ -43,7 +43,7 @@ def _find_root(parent, a):
     return a
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _union(parent, root, b):
     """Join root ``root`` with the tree of ``b``; the smaller root wins. Return the new root."""
     other = _find_root(parent, b)
@@ -56,7 +56,7 @@ def _union(parent, root, b):
     return root
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _join_line(parent, labels, i, j, lo, hi, root):
     """Union the labelled voxels ``labels[i, j, lo:hi]`` with ``root`` (0: nothing joined yet).
 
@@ -76,7 +76,7 @@ def _join_line(parent, labels, i, j, lo, hi, root):
     return root
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _scan(mask, neighbour_lines, labels, parent):
     """First pass over runs of foreground voxels along the last axis.
 
@@ -117,7 +117,7 @@ def _scan(mask, neighbour_lines, labels, parent):
     return next_label
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _number_roots(parent, n_provisional):
     """Replace ``parent[p]`` by the final label of p; roots numbered in increasing order.
 
@@ -135,7 +135,7 @@ def _number_roots(parent, n_provisional):
     return n_labels
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _label(mask, neighbour_lines, labels, parent, sizes):
     """Label ``mask`` (C-ordered 3D) into ``labels`` (int32, same shape).
 

@@ -28,21 +28,21 @@ _BUFFER_TARGET = 4096
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _larger_rows(a, b, out):
     """Write the element-wise max(a, b) of 1D rows into ``out`` (a select: a vector max)."""
     for c in range(out.size):
         out[c] = a[c] if a[c] > b[c] else b[c]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _copy_row(source, target):
     """target[:] = source[:] for 1D rows (a loop: numba's slice assignment compiles slowly)."""
     for c in range(target.size):
         target[c] = source[c]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _window_max_slab(data, n, inner, o, c0, c1, radius, padded, prefix, suffix):
     """Running maximum over 2*radius + 1 samples along lines of a slab, in place.
 
@@ -95,7 +95,7 @@ def _window_max_slab(data, n, inner, o, c0, c1, radius, padded, prefix, suffix):
         )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _box_max(data, outer, n, inner, radius, width, padded, prefix, suffix):
     """Running maximum along the middle axis of ``data``, in place.
 

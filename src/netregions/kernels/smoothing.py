@@ -48,7 +48,7 @@ _BUFFER_TARGET = 8192
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _copy_finite_range(src, dst, start, stop):
     """dst[start:stop] = src[start:stop] cast to dst's dtype, non-finite values set to 0."""
     for i in range(start, stop):
@@ -57,7 +57,7 @@ def _copy_finite_range(src, dst, start, stop):
             dst[i] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _correlate_flat(ext, acc, m, step, half_weights, radius):
     """Symmetric correlation of a flat buffer with a stride of ``step`` between taps.
 
@@ -82,7 +82,7 @@ def _correlate_flat(ext, acc, m, step, half_weights, radius):
             out[f] = out[f] + (below[f] + above[f]) * wk
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _first_sweep(ext, out, centre, m, step, half_weights, radius, n_pairs, w0):
     """Set ``out`` to centre*w0 plus the pairs radius, radius-1, ... (``n_pairs``, 0 to 3)."""
     k2 = max(radius - 1, 0)
@@ -110,7 +110,7 @@ def _first_sweep(ext, out, centre, m, step, half_weights, radius, n_pairs, w0):
             )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _filter_lines(data, n, o0, o1, i0, i1, half_weights, radius, table, ext, acc):
     """Filter positions [i0, i1) of the contiguous lines ``data[o*n:(o+1)*n]``, o0 <= o < o1.
 
@@ -138,7 +138,7 @@ def _filter_lines(data, n, o0, o1, i0, i1, half_weights, radius, table, ext, acc
             line[i] = result[i]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _filter_slab(data, n, inner, o, c0, c1, i0, i1, half_weights, radius, table, ext, acc):
     """Filter positions [i0, i1) of the lines (o, :, c), ``c0 <= c < c1``, of ``data``.
 
@@ -161,7 +161,7 @@ def _filter_slab(data, n, inner, o, c0, c1, i0, i1, half_weights, radius, table,
             row[c] = result[c]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _filter_pass(data, outer, n, inner, target, half_weights, radius, table, ext, acc):
     """Filter ``data``, seen as (outer, n, inner), along n in place."""
     length = n + 2 * radius
@@ -178,7 +178,7 @@ def _filter_pass(data, outer, n, inner, target, half_weights, radius, table, ext
             _filter_slab(data, n, inner, o, c0, c1, 0, n, half_weights, radius, table, ext, acc)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _smooth_block(src, dst, shape, m, axes, half_weights, radii, tables, target, ext, acc):
     """Copy (non-finite → 0) and smooth one flat C-ordered block along ``axes``, in order.
 
@@ -201,7 +201,7 @@ def _smooth_block(src, dst, shape, m, axes, half_weights, radii, tables, target,
         )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _smooth_blocks(src, dst, shape, m, axes, half_weights, radii, tables, target, ext, acc):
     """:func:`_smooth_block` for every row of ``src``/``dst`` (n_blocks, block_size)."""
     for block in range(src.shape[0]):
@@ -215,7 +215,7 @@ def _smooth_blocks(src, dst, shape, m, axes, half_weights, radii, tables, target
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _lines_in_boxes(volume, n, boxes, half_weights, radius, table, target, ext, acc):
     """Filter contiguous lines box by box; a box row is (o0, o1, i0, i1)."""
     for b in range(boxes.shape[0]):
@@ -226,7 +226,7 @@ def _lines_in_boxes(volume, n, boxes, half_weights, radius, table, target, ext, 
             _filter_lines(volume, n, g0, g1, i0, i1, half_weights, radius, table, ext, acc)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _slabs_in_boxes(volume, n, inner, boxes, half_weights, radius, table, target, ext, acc):
     """Filter strided lines box by box; a box row is (o, c0, c1, i0, i1)."""
     for b in range(boxes.shape[0]):
@@ -237,7 +237,7 @@ def _slabs_in_boxes(volume, n, inner, boxes, half_weights, radius, table, target
             _filter_slab(volume, n, inner, o, g0, g1, i0, i1, half_weights, radius, table, ext, acc)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _smooth_volumes_in_boxes(
     src, out, shape, half_weights, radii, tables, x_boxes, y_boxes, z_boxes, voxels, target,
     volume, ext, acc,
