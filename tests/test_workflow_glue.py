@@ -8,7 +8,7 @@ import textwrap
 import pytest
 from snakemake.iocontainers import InputFiles, OutputFiles, Params
 
-from netregions.workflow import step_arguments
+from netregions.workflow import run_in_process, step_arguments
 
 
 def _named(cls, items):
@@ -124,3 +124,73 @@ def test_run_step_sets_up_the_job_and_calls_the_step(tmp_path):
     log = (tmp_path / "logs" / "job.log").read_text()
     assert "my_step(timeseries=['a.tsv', 'b.tsv'], result=" in log and "kind='correlation'" in log
     assert "peak RSS" in log  # the report written when the job ends
+
+
+_IN_PROCESS = """
+import sys, threading
+from pathlib import Path
+from snakemake.iocontainers import InputFiles, Log, OutputFiles, Params
+from netregions.signal import clean
+from netregions.workflow import log, run_in_process
+import numpy as np
+
+root = Path(sys.argv[1])
+both_started = threading.Barrier(2)
+errors = {}
+
+def my_step(table, result, *, name):
+    both_started.wait(timeout=30)  # the two jobs overlap
+    log.info("message of %s", name)
+    clean(np.ones((1, 3)))  # the same warning from the same line of netregions, twice
+    if name == "bad":
+        raise ValueError("the bad job fails")
+    Path(result).write_text(name)
+
+def job(name):
+    inputs = InputFiles(["in.tsv"]); inputs._set_name("table", 0)
+    outputs = OutputFiles([str(root / f"{name}.txt")]); outputs._set_name("result", 0)
+    params = Params(fromdict={"name": name})
+    try:
+        run_in_process(my_step, inputs, outputs, params, Log([str(root / "logs" / f"{name}.log")]))
+    except ValueError as error:
+        errors[name] = str(error)
+
+threads = [threading.Thread(target=job, args=(n,)) for n in ("good", "bad")]
+for t in threads: t.start()
+for t in threads: t.join()
+print(errors)
+
+from threadpoolctl import threadpool_info
+print(sorted({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}))
+"""
+
+
+def test_run_in_process_keeps_each_thread_s_log_and_error(tmp_path):
+    """Two jobs as threads of one process (as Snakemake runs ``run:`` jobs), in a subprocess."""
+    result = subprocess.run(
+        [sys.executable, "-c", _IN_PROCESS, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    errors, blas = result.stdout.strip().splitlines()
+    assert errors == "{'bad': 'the bad job fails'}"  # re-raised to the caller (Snakemake)
+    assert blas == "[1]"  # every BLAS of the process on one thread
+    assert (tmp_path / "good.txt").read_text() == "good"
+    good = (tmp_path / "logs" / "good.log").read_text()
+    bad = (tmp_path / "logs" / "bad.log").read_text()
+    assert "message of good" in good and "message of bad" not in good
+    assert "message of bad" in bad and "message of good" not in bad
+    # a warning is logged by every job that raises it, not only by the first one
+    for text in (good, bad):
+        assert text.count("standardization of a single sample is skipped") == 1
+    assert "job failed" in bad and "ValueError: the bad job fails" in bad
+    assert "job failed" not in good and "done in" in good
+    assert "the bad job fails" in result.stderr  # errors also reach Snakemake's output
+
+
+def test_run_in_process_refuses_a_step_that_takes_threads(tmp_path):
+    inputs, outputs, params = _rule()
+    with pytest.raises(TypeError, match="_step takes threads: its rule needs a script"):
+        run_in_process(_step, inputs, outputs, params)

@@ -1,8 +1,19 @@
-"""Snakemake glue: the one module that knows the ``snakemake`` object of ``script:`` jobs.
+"""Snakemake glue: how a rule's job calls its step function.
 
-Every workflow script is two lines: import its step function from :mod:`netregions.steps`
-and hand it to :func:`run_step`, which sets the job up and calls the step with the rule's
-named inputs, outputs and params as keyword arguments. Nothing heavy is imported here.
+Two kinds of rules (docs/architecture.md):
+
+- ``script:`` rules (the figures, the group decomposition, the downloads) run in a new Python
+  process; their two-line script imports the step from :mod:`netregions.steps` and hands it
+  to :func:`run_step`, which sets the process up and calls the step with the rule's named
+  inputs, outputs and params as keyword arguments;
+- ``run:`` rules (every other step: single-threaded, light) call :func:`run_in_process`,
+  which does the same inside the process that runs the job: a thread of the Snakemake
+  process with ``--force-use-threads`` (the workflow's default profile), or the job's own
+  Snakemake process on a cluster. It changes nothing process-wide except what every such job
+  needs the same way (below), so jobs running side by side as threads do not interfere.
+
+Nothing heavy is imported here: ``common.smk`` imports this module while the workflow is
+parsed.
 """
 
 from __future__ import annotations
@@ -13,15 +24,17 @@ import logging
 import os
 import resource
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["peak_rss_mb", "run_step", "setup_job", "step_arguments"]
+__all__ = ["peak_rss_mb", "run_in_process", "run_step", "setup_job", "step_arguments"]
 
 log = logging.getLogger("netregions")
+_FORMATTER = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
 
 
 def setup_job(snakemake: Any) -> logging.Logger:
@@ -43,15 +56,14 @@ def setup_job(snakemake: Any) -> logging.Logger:
     os.environ["NUMBA_NUM_THREADS"] = str(max(1, int(snakemake.threads)))
     log.setLevel(logging.INFO)
     log.handlers.clear()
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
     if snakemake.log:
         Path(snakemake.log[0]).parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(snakemake.log[0], mode="w")
-        handler.setFormatter(formatter)
+        handler.setFormatter(_FORMATTER)
         log.addHandler(handler)
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.WARNING)
-    console.setFormatter(formatter)
+    console.setFormatter(_FORMATTER)
     log.addHandler(console)
     logging.captureWarnings(True)
     logging.getLogger("py.warnings").handlers = log.handlers
@@ -167,3 +179,137 @@ def run_step(snakemake: Any, step: Callable) -> Any:
     )
     log.info("%s(%s)", step.__name__, _describe(kwargs))
     return step(**kwargs)
+
+
+# --------------------------------------------------------------------------- run: jobs
+
+_JOB_THREADS: set[int] = set()  # threads of this process that are running a job's step
+_PREPARED = threading.Lock()
+_prepared = False
+
+
+def run_in_process(
+    step: Callable,
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    params: Mapping[str, Any],
+    log_files: Any = (),
+) -> Any:
+    """Call ``step`` for a ``run:`` rule's job, in the process and thread that runs the job.
+
+    The job's log file receives this thread's records only, so jobs that Snakemake runs as
+    threads side by side each keep their own log; warnings and errors also go to stderr.
+    Every job runs its linear algebra on one thread (as a ``script:`` job with
+    ``threads: 1`` does), so results do not depend on how many jobs share the process.
+
+    Parameters
+    ----------
+    step : callable
+        A function of :mod:`netregions.steps` taking no ``threads`` argument.
+    inputs, outputs, params : mapping
+        The rule's named inputs, outputs and params (``input``, ``output``, ``params`` inside
+        a ``run:`` block).
+    log_files : sequence of str
+        The rule's ``log`` (its first file is the job's log).
+
+    Returns
+    -------
+    The step's return value.
+
+    Raises
+    ------
+    Exception
+        Whatever the step raises, after it has been written to the job's log.
+    """
+    if "threads" in inspect.signature(step).parameters:
+        raise TypeError(f"{step.__name__} takes threads: its rule needs a script, not run")
+    kwargs = step_arguments(
+        dict(inputs.items()), dict(outputs.items()), dict(params.items()), 1, step
+    )
+    _prepare_process()
+    _single_threaded_libraries()
+    ident = threading.get_ident()
+    handler = _job_log_handler(list(log_files), ident)
+    _JOB_THREADS.add(ident)
+    start = time.perf_counter()
+    try:
+        log.info("%s(%s)", step.__name__, _describe(kwargs))
+        result = step(**kwargs)
+        log.info("done in %.2f s (in process %d)", time.perf_counter() - start, os.getpid())
+        return result
+    except BaseException:
+        log.error("job failed", exc_info=True)
+        raise
+    finally:
+        _JOB_THREADS.discard(ident)
+        if handler is not None:
+            log.removeHandler(handler)
+            handler.close()
+
+
+class _ThreadFilter(logging.Filter):
+    """Pass the records of one thread only."""
+
+    def __init__(self, ident: int) -> None:
+        super().__init__()
+        self.ident = ident
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread == self.ident
+
+
+def _job_log_handler(log_files: list, ident: int) -> logging.Handler | None:
+    """A handler writing the records of thread ``ident`` to the job's log file."""
+    if not log_files:
+        return None
+    path = Path(str(log_files[0]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, mode="w")
+    handler.setFormatter(_FORMATTER)
+    handler.addFilter(_ThreadFilter(ident))
+    log.addHandler(handler)
+    return handler
+
+
+def _prepare_process() -> None:
+    """Once per process: the package logger's level and stderr handler, warnings routed."""
+    global _prepared
+    with _PREPARED:
+        if _prepared:
+            return
+        log.setLevel(logging.INFO)
+        console = logging.StreamHandler(sys.stderr)
+        console.setLevel(logging.WARNING)
+        console.setFormatter(_FORMATTER)
+        log.addHandler(console)
+        # every run's warnings in its own log, not only the first job's ("default" shows a
+        # warning once per code location and process)
+        warnings.filterwarnings("always", module="netregions")
+        warnings.showwarning = _warning_router(warnings.showwarning)
+        _prepared = True
+
+
+def _warning_router(original: Callable) -> Callable:
+    """``warnings.showwarning`` that logs a job thread's warnings to its job's log."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if threading.get_ident() not in _JOB_THREADS:
+            return original(message, category, filename, lineno, file, line)
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+        log.warning("%s", text.rstrip())
+
+    return show
+
+
+def _single_threaded_libraries() -> None:
+    """BLAS and OpenMP on one thread in this process, for the libraries loaded so far.
+
+    Called at the start of every job, as a step may load a library the previous ones did
+    not; every caller sets the same limit, so concurrent jobs cannot undo each other's.
+    """
+    # numpy's and scipy's BLAS (scipy ships its own) are loaded before they are limited
+    import numpy  # noqa: F401
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)

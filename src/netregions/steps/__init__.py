@@ -2,7 +2,8 @@
 
 Each module holds one public function named after its rule (``rule preprocess_subject`` →
 ``netregions.steps.preprocess_subject.preprocess_subject``), whose parameters are the
-rule's input, output and params names; ``workflow/scripts/<rule>.py`` hands it to
+rule's input, output and params names; the rule's ``run:`` block hands it to
+:func:`netregions.workflow.run_in_process`, or its ``workflow/scripts/<rule>.py`` to
 :func:`netregions.workflow.run_step`. Steps read their inputs once, call the array library
 (:mod:`netregions.masking`, :mod:`netregions.signal`, :mod:`netregions.decomposition`, ...)
 and write every output atomically; they pass loaded data down explicitly and keep no state
