@@ -55,6 +55,16 @@ def test_workflow_as_a_module(tmp_path):
     assert result.returncode == 0, result.stderr
     assert re.search(rf"nr_preprocess_subject\s+{N}\b", result.stdout)
     assert re.search(r"nr_provenance\s+1\b", result.stdout)
+    # the run: rules' blocks work from the module's namespace (as threads, as users are told)
+    result = subprocess.run(
+        [SNAKEMAKE, "--directory", str(tmp_path), "-s", str(tmp_path / "Snakefile")]
+        + ["--cores", "2", "--force-use-threads", "--until", "nr_check_inputs"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len((tmp_path / "results" / "inputs.tsv").read_text().splitlines()) == N + 1
 
 
 def _rules(tmp_path, override=None):
@@ -90,3 +100,37 @@ def test_schema_choices_are_the_registries():
     assert _enum(schema, "confounds", "strategy") == list(confounds.STRATEGIES)
     assert _enum(schema, "mask", "source") == list(MASK_SOURCES)
     assert _enum(schema, "data", "source") == list(inputs.SOURCES)
+
+
+def _rule_blocks() -> dict[str, str]:
+    """Each rule's text in workflow/rules/*.smk, by rule name."""
+    blocks = {}
+    for path in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        parts = re.split(r"^\s*(?:rule|checkpoint) (\w+):\n", path.read_text(), flags=re.M)
+        blocks.update(zip(parts[1::2], parts[2::2], strict=True))
+    return blocks
+
+
+def test_each_stage_runs_its_own_step_as_a_thread_or_a_script():
+    blocks = _rule_blocks()
+    assert set(STAGES) <= set(blocks)
+    in_process = set()
+    for stage in STAGES:
+        block = blocks[stage]
+        if "run:\n" in block:
+            # a thread of the Snakemake process: one thread, the step named after the rule
+            in_process.add(stage)
+            assert "threads:" not in block or re.search(r"threads: 1\n", block), stage
+            assert f"from netregions.steps.{stage} import {stage}\n" in block, stage
+            assert f"run_in_process({stage}, input, output, params, log)" in block, stage
+        else:
+            script = REPO / "workflow" / "scripts" / f"{stage}.py"
+            assert re.search(rf'script:\n\s+"\.\./scripts/{stage}\.py"', block), stage
+            assert script.read_text() == (
+                f"from netregions.steps.{stage} import {stage}\n"
+                "from netregions.workflow import run_step\n\n"
+                f"run_step(snakemake, {stage})\n"
+            )
+    # the multi-threaded and memory-heavy group steps and matplotlib keep their own processes
+    assert not in_process & {"decompose", "consensus", "plot_regions", "plot_qc"}
+    assert {"load_subject", "preprocess_subject", "subject_timeseries"} <= in_process

@@ -137,6 +137,20 @@ def test_same_numbers_with_one_or_two_cores(tiny_run, tmp_path):
         assert filecmp.cmp(two / rel, one / rel, shallow=False), rel
 
 
+def test_same_numbers_when_run_jobs_are_processes(tiny_run):
+    # the default profile runs the run: rules' jobs as threads of the Snakemake process;
+    # without it each is a Snakemake process of its own, as on a cluster
+    config = ["--config", "results_dir=results_processes"]
+    snakemake(tiny_run, "--cores", "2", "--workflow-profile", "none", *config)
+    threads, processes = tiny_run / "results", tiny_run / "results_processes"
+    files = _outputs(threads)
+    assert files == _outputs(processes) and len(files) > 20
+    for rel in files:
+        assert filecmp.cmp(threads / rel, processes / rel, shallow=False), rel
+    log = processes / "logs" / "load_subject" / "sub-01_task-pixar.log"
+    assert "done in" in log.read_text()
+
+
 def test_keeping_decoded_runs_changes_no_number(tiny_run):
     config = ["--config", "results_dir=results_decoded", "storage={keep_decoded_runs: true}"]
     snakemake(tiny_run, "--cores", "2", *config)

@@ -8,6 +8,7 @@ from snakemake.utils import validate
 from netregions import bids, inputs
 from netregions import config as settings
 from netregions.naming import kind_file_name
+from netregions.workflow import run_in_process
 
 settings.coerce_cli_strings(
     config, settings.load_schema(workflow.source_path("../schemas/config.schema.yaml"))

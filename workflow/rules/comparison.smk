@@ -43,5 +43,7 @@ rule group_comparison:
         n_repeats=GC["n_repeats"],
         n_permutations=GC["n_permutations"],
         alpha=GC["alpha"],
-    script:
-        "../scripts/group_comparison.py"
+    run:
+        from netregions.steps.group_comparison import group_comparison
+
+        run_in_process(group_comparison, input, output, params, log)

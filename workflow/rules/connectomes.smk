@@ -23,5 +23,7 @@ rule connectivity:
         kind=kind_of,
         runs=included_names,
         subjects=included_subjects,
-    script:
-        "../scripts/connectivity.py"
+    run:
+        from netregions.steps.connectivity import connectivity
+
+        run_in_process(connectivity, input, output, params, log)

@@ -25,8 +25,10 @@ rule group_mask:
         upper_cutoff=MASK["upper_cutoff"],
         opening=MASK["opening"],
         threshold=MASK["threshold"],
-    script:
-        "../scripts/group_mask.py"
+    run:
+        from netregions.steps.group_mask import group_mask
+
+        run_in_process(group_mask, input, output, params, log)
 
 
 # With decomposition.n_runs > 1 the decomposition runs once per seed (each its own job) and
@@ -141,5 +143,7 @@ rule extract_regions:
         min_region_size=REG["min_region_size"],
         two_sided=REG["two_sided"],
         smoothing_fwhm=REG["smoothing_fwhm"] if REG["extractor"] == "local_regions" else None,
-    script:
-        "../scripts/extract_regions.py"
+    run:
+        from netregions.steps.extract_regions import extract_regions
+
+        run_in_process(extract_regions, input, output, params, log)

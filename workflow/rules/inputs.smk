@@ -20,8 +20,10 @@ if SOURCE == "synthetic":
             shape=SYN["shape"],
             n_networks=SYN["n_networks"],
             seed=SYN["seed"],
-        script:
-            "../scripts/synthetic_truth.py"
+        run:
+            from netregions.steps.synthetic_truth import synthetic_truth
+
+            run_in_process(synthetic_truth, input, output, params, log)
 
     rule synthetic_participants:
         """participants.tsv of the synthetic dataset (netregions.steps.synthetic_participants)."""
@@ -38,8 +40,10 @@ if SOURCE == "synthetic":
         params:
             n_subjects=DATA["n_subjects"],
             seed=SYN["seed"],
-        script:
-            "../scripts/synthetic_participants.py"
+        run:
+            from netregions.steps.synthetic_participants import synthetic_participants
+
+            run_in_process(synthetic_participants, input, output, params, log)
 
     rule synthetic_subject:
         """One synthetic subject's run (netregions.steps.synthetic_subject)."""
@@ -64,8 +68,10 @@ if SOURCE == "synthetic":
             t_r=SYN["t_r"],
             noise=SYN["noise"],
             seed=SYN["seed"],
-        script:
-            "../scripts/synthetic_subject.py"
+        run:
+            from netregions.steps.synthetic_subject import synthetic_subject
+
+            run_in_process(synthetic_subject, input, output, params, log)
 
 
 if SOURCE == "development":
@@ -126,5 +132,7 @@ rule check_inputs:
     params:
         runs=check_inputs_runs,
         design=design_settings(),
-    script:
-        "../scripts/check_inputs.py"
+    run:
+        from netregions.steps.check_inputs import check_inputs
+
+        run_in_process(check_inputs, input, output, params, log)

@@ -23,8 +23,10 @@ checkpoint qc:
         runs=check_inputs_runs,
         design=design_settings(),
         limits=config["qc"],
-    script:
-        "../scripts/qc.py"
+    run:
+        from netregions.steps.qc import qc
+
+        run_in_process(qc, input, output, params, log)
 
 
 rule qcfc:
@@ -50,5 +52,7 @@ rule qcfc:
         runs=included_names,
         subjects=included_subjects,
         kinds=KINDS,
-    script:
-        "../scripts/qcfc.py"
+    run:
+        from netregions.steps.qcfc import qcfc
+
+        run_in_process(qcfc, input, output, params, log)

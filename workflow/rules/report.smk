@@ -15,8 +15,10 @@ rule dataset_description:
     params:
         source=SOURCE,
         source_dir=DATA["fmriprep"]["dir"] if SOURCE == "fmriprep" else None,
-    script:
-        "../scripts/dataset_description.py"
+    run:
+        from netregions.steps.dataset_description import dataset_description
+
+        run_in_process(dataset_description, input, output, params, log)
 
 
 rule provenance:
@@ -35,5 +37,7 @@ rule provenance:
         runtime=5,
     params:
         config=config,
-    script:
-        "../scripts/provenance.py"
+    run:
+        from netregions.steps.provenance import provenance
+
+        run_in_process(provenance, input, output, params, log)

@@ -22,8 +22,10 @@ rule load_subject:
         runtime=run_runtime(2),
     params:
         run="{run}",
-    script:
-        "../scripts/load_subject.py"
+    run:
+        from netregions.steps.load_subject import load_subject
+
+        run_in_process(load_subject, input, output, params, log)
 
 
 rule preprocess_subject:
@@ -52,8 +54,10 @@ rule preprocess_subject:
         standardize=DEC["standardize"],
         n_components=DEC["n_components"],
         random_state=DEC["random_state"],
-    script:
-        "../scripts/preprocess_subject.py"
+    run:
+        from netregions.steps.preprocess_subject import preprocess_subject
+
+        run_in_process(preprocess_subject, input, output, params, log)
 
 
 rule subject_timeseries:
@@ -92,8 +96,10 @@ rule subject_timeseries:
         detrend=TS["detrend"],
         standardize=TS["standardize"],
         standardize_confounds=TS["standardize_confounds"],
-    script:
-        "../scripts/subject_timeseries.py"
+    run:
+        from netregions.steps.subject_timeseries import subject_timeseries
+
+        run_in_process(subject_timeseries, input, output, params, log)
 
 
 rule tangent_connectome:
@@ -116,8 +122,10 @@ rule tangent_connectome:
         runtime=5,
     params:
         run="{run}",
-    script:
-        "../scripts/tangent_connectome.py"
+    run:
+        from netregions.steps.tangent_connectome import tangent_connectome
+
+        run_in_process(tangent_connectome, input, output, params, log)
 
 
 rule dual_regression:
@@ -143,5 +151,7 @@ rule dual_regression:
         run="{run}",
         detrend=DEC["detrend"],
         standardize=DEC["standardize"],
-    script:
-        "../scripts/dual_regression.py"
+    run:
+        from netregions.steps.dual_regression import dual_regression
+
+        run_in_process(dual_regression, input, output, params, log)

@@ -1,4 +1,0 @@
-from netregions.steps.qc import qc
-from netregions.workflow import run_step
-
-run_step(snakemake, qc)

@@ -1,4 +1,0 @@
-from netregions.steps.qcfc import qcfc
-from netregions.workflow import run_step
-
-run_step(snakemake, qcfc)
