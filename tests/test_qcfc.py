@@ -122,3 +122,19 @@ def test_edge_distances_follow_the_vectorisation_order():
     )
     with pytest.raises(ValueError, match=r"\(n_regions, 3\)"):
         edge_distances(np.zeros((4, 2)))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([3.0]),
+        np.array([2.0, 2.0, 2.0]),
+        np.array([0.0, -0.0, 1.0, -1.0]),
+        np.round(np.random.default_rng(4).normal(size=200), 1),  # many ties
+        np.random.default_rng(5).normal(size=50),
+    ],
+)
+def test_average_ranks_match_scipy(values):
+    from netregions.qcfc import _ranks
+
+    np.testing.assert_array_equal(_ranks(values), stats.rankdata(values))

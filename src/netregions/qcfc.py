@@ -53,7 +53,9 @@ def _residualise(values: np.ndarray, covariates: np.ndarray) -> np.ndarray:
 
 def _pearson_columns(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pearson r of every column of ``x`` with ``y`` and its two-sided p (df = n - 2)."""
-    from scipy import stats
+    # Student's t survival function as scipy.stats.t.sf computes it, without importing
+    # scipy.stats (about half a second per process)
+    from scipy.special import stdtr
 
     n = len(y)
     xc = x - x.mean(axis=0)
@@ -62,7 +64,7 @@ def _pearson_columns(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
         r = (xc.T @ yc) / np.sqrt(np.sum(xc**2, axis=0) * np.sum(yc**2))
         r = np.clip(r, -1.0, 1.0)
         t = r * np.sqrt((n - 2) / (1.0 - r**2))
-    p = 2.0 * stats.t.sf(np.abs(t), n - 2)
+    p = 2.0 * stdtr(n - 2, -np.abs(t))
     return r, p
 
 
@@ -135,9 +137,14 @@ def qcfc(
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
-    from scipy import stats
-
-    return stats.rankdata(x)  # ties get their average rank
+    """Ranks from 1 of a 1-D array without NaN; ties get their average rank."""
+    order = np.argsort(x, kind="stable")
+    ordered = x[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    counts = np.diff(np.r_[starts, len(x)])
+    ranks = np.empty(len(x))
+    ranks[order] = np.repeat(starts + (counts + 1) / 2, counts)
+    return ranks
 
 
 def distance_dependence(r: np.ndarray, distances: np.ndarray) -> float:
