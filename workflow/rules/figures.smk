@@ -51,6 +51,7 @@ rule plot_regions:
         logs("plot_regions"),
     benchmark:
         bench("plot_regions")
+    priority: 2  # its own process, on one core while the time-series threads use the other
     conda:
         "../../envs/netregions.yaml"
     threads: 1
@@ -113,6 +114,7 @@ rule plot_qc:
         logs("plot_qc"),
     benchmark:
         bench("plot_qc")
+    priority: 1  # with qcfc, the longest path after the time series
     conda:
         "../../envs/netregions.yaml"
     threads: 1

@@ -76,7 +76,7 @@ rule subject_timeseries:
         logs("subject_timeseries", "rundir", "run"),
     benchmark:
         bench("subject_timeseries", "rundir", "run")
-    priority: 1  # the critical path to the connectome, ahead of the region figures
+    priority: 1  # the path to the connectomes, ahead of the other figures
     conda:
         "../../envs/netregions.yaml"
     threads: 1
