@@ -51,6 +51,13 @@ def test_region_threshold_reruns_regions_and_downstream_only(tiny_run):
     }
 
 
+def test_censoring_threshold_redraws_the_motion_figure(tiny_run):
+    # the motion figure depends on the motion settings, not on the regions (above)
+    jobs = planned_jobs(tiny_run, "--config", "confounds={fd_threshold: 0.3}")
+    assert jobs["qc"] == 1 and jobs["plot_motion"] == 1 and jobs["subject_timeseries"] == N
+    assert "extract_regions" not in jobs
+
+
 def test_smoothing_fwhm_reruns_preprocessing_not_masks(tiny_run):
     jobs = planned_jobs(tiny_run, "--config", "decomposition={smoothing_fwhm: 5.0}")
     assert jobs["preprocess_subject"] == N and jobs["decompose"] == 1

@@ -94,19 +94,40 @@ rule plot_connectome:
         "../scripts/plot_connectome.py"
 
 
-rule plot_qc:
-    """Motion of every run and QC-FC (netregions.steps.plot_qc)."""
+rule plot_motion:
+    """Motion of every run (netregions.steps.plot_motion)."""
     input:
         qc=rules.qc.output.table,
         motion=rules.qc.output.motion,
-        qcfc=rules.qcfc.output.table,
-        values=rules.qcfc.output.values,
     output:
         motion_figure=report(
             figure("qc_motion.png"),
             caption="../report/qc_motion.rst",
             category="4. Quality control",
         ),
+    log:
+        logs("plot_motion"),
+    benchmark:
+        bench("plot_motion")
+    conda:
+        "../../envs/netregions.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        fd_threshold=config["confounds"]["fd_threshold"],
+        max_mean_fd=config["qc"]["max_mean_fd"],
+    script:
+        "../scripts/plot_motion.py"
+
+
+rule plot_qc:
+    """QC-FC of every connectivity kind (netregions.steps.plot_qc)."""
+    input:
+        qcfc=rules.qcfc.output.table,
+        values=rules.qcfc.output.values,
+    output:
         qcfc_figure=report(
             figure("qcfc.png"), caption="../report/qcfc.rst", category="4. Quality control"
         ),
@@ -121,9 +142,6 @@ rule plot_qc:
     resources:
         mem_mb=1000,
         runtime=10,
-    params:
-        fd_threshold=config["confounds"]["fd_threshold"],
-        max_mean_fd=config["qc"]["max_mean_fd"],
     script:
         "../scripts/plot_qc.py"
 

@@ -40,6 +40,7 @@ STAGES: dict[str, str] = {
     "plot_components": "figure",
     "plot_regions": "figure",
     "plot_connectome": "figure",
+    "plot_motion": "figure",
     "plot_qc": "figure",
     "plot_stability": "figure",
     "provenance": "report",

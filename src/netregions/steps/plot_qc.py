@@ -1,4 +1,4 @@
-"""Rule ``plot_qc``: head motion of every run, and QC-FC of every connectivity kind."""
+"""Rule ``plot_qc``: QC-FC of every connectivity kind."""
 
 from __future__ import annotations
 
@@ -22,35 +22,11 @@ def _number(text: str) -> float:
     return float("nan") if text == "n/a" else float(text)
 
 
-def plot_qc(
-    qc: str,
-    motion: str,
-    qcfc: str,
-    values: str,
-    motion_figure: str,
-    qcfc_figure: str,
-    *,
-    fd_threshold: float | None = None,
-    max_mean_fd: float | None = None,
-) -> None:
-    """Draw the motion overview (FD traces or a compact map) and the QC-FC figure."""
+def plot_qc(qcfc: str, values: str, qcfc_figure: str) -> None:
+    """Draw the QC-FC figure: each kind's QC-FC distribution and distance dependence."""
     from netregions.plotting import save_figure
-    from netregions.plotting.qc import draw_motion_overview, draw_qcfc
+    from netregions.plotting.qc import draw_qcfc
 
-    rows = read_table(qc)
-    traces = np.load(motion)
-    lengths = [int(r["n_volumes"]) for r in rows]
-    overview = draw_motion_overview(
-        [r["run"] for r in rows],
-        [traces[i, 0, :n] for i, n in enumerate(lengths)],
-        [traces[i, 1, :n] > 0.5 for i, n in enumerate(lengths)],
-        [r["included"] == "true" for r in rows],
-        fd_threshold=fd_threshold,
-        max_mean_fd=max_mean_fd,
-        t_r=[float(r["t_r"]) for r in rows],
-        reasons=[r["reason"] for r in rows],
-    )
-    save_figure(overview, motion_figure)
     arrays = np.load(values)
     summaries, qcfc_values = {}, {}
     for row in read_table(qcfc):
