@@ -53,8 +53,8 @@ def _residualise(values: np.ndarray, covariates: np.ndarray) -> np.ndarray:
 
 def _pearson_columns(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pearson r of every column of ``x`` with ``y`` and its two-sided p (df = n - 2)."""
-    # Student's t survival function as scipy.stats.t.sf computes it, without importing
-    # scipy.stats (about half a second per process)
+    # Student's t survival function as scipy.stats.t.sf computes it, without scipy.stats,
+    # whose import would be on the path of every rerun that reaches QC-FC
     from scipy.special import stdtr
 
     n = len(y)
