@@ -131,17 +131,22 @@ def _outputs(results: Path) -> list[Path]:
     )
 
 
+def _assert_same_files(first: Path, second: Path, files: list[Path]) -> None:
+    """Every file in ``files`` is byte-identical in both result folders (images: data first)."""
+    for rel in files:
+        if rel.name.endswith(".nii.gz"):
+            a, b = nib.load(first / rel), nib.load(second / rel)
+            np.testing.assert_array_equal(np.asanyarray(a.dataobj), np.asanyarray(b.dataobj))
+        assert filecmp.cmp(first / rel, second / rel, shallow=False), rel
+
+
 def test_same_numbers_with_one_or_two_cores(tiny_run, tmp_path):
     # the tiny run used --cores 2 (the decomposition's sparse coding on 2 threads)
     snakemake(tiny_run, "--cores", "1", "--config", "results_dir=results_one_core")
     two, one = tiny_run / "results", tiny_run / "results_one_core"
     files = _outputs(two)
     assert files == _outputs(one) and len(files) > 20
-    for rel in files:
-        if rel.name.endswith(".nii.gz"):
-            a, b = nib.load(two / rel), nib.load(one / rel)
-            np.testing.assert_array_equal(np.asanyarray(a.dataobj), np.asanyarray(b.dataobj))
-        assert filecmp.cmp(two / rel, one / rel, shallow=False), rel
+    _assert_same_files(two, one, files)
 
 
 def test_same_numbers_when_run_jobs_are_processes(tiny_run):
@@ -152,8 +157,7 @@ def test_same_numbers_when_run_jobs_are_processes(tiny_run):
     threads, processes = tiny_run / "results", tiny_run / "results_processes"
     files = _outputs(threads)
     assert files == _outputs(processes) and len(files) > 20
-    for rel in files:
-        assert filecmp.cmp(threads / rel, processes / rel, shallow=False), rel
+    _assert_same_files(threads, processes, files)
     log = processes / "logs" / "load_subject" / "sub-01_task-pixar.log"
     assert "done in" in log.read_text()
 
@@ -168,12 +172,7 @@ def test_keeping_decoded_runs_changes_no_number(tiny_run):
     assert np.load(copies[0], mmap_mode="r").shape == grid
     files = [rel for rel in _outputs(default) if rel.parts[0] != "work"]
     assert files == [rel for rel in _outputs(kept) if rel.parts[0] != "work"]
-    for rel in files:
-        if rel.name.endswith(".nii.gz"):
-            a, b = nib.load(default / rel), nib.load(kept / rel)
-            np.testing.assert_array_equal(np.asanyarray(a.dataobj), np.asanyarray(b.dataobj))
-        else:
-            assert filecmp.cmp(default / rel, kept / rel, shallow=False), rel
+    _assert_same_files(default, kept, files)
     # a smoothing change then reads the copies: no run is decoded again
     jobs = planned_jobs(tiny_run, *config, "decomposition={smoothing_fwhm: 5.0}")
     assert jobs["preprocess_subject"] == N and "load_subject" not in jobs
