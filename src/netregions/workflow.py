@@ -61,16 +61,21 @@ def setup_job(snakemake: Any) -> logging.Logger:
         handler = logging.FileHandler(snakemake.log[0], mode="w")
         handler.setFormatter(_FORMATTER)
         log.addHandler(handler)
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(logging.WARNING)
-    console.setFormatter(_FORMATTER)
-    log.addHandler(console)
+    log.addHandler(_stderr_handler())
     logging.captureWarnings(True)
     logging.getLogger("py.warnings").handlers = log.handlers
     warnings.simplefilter("default")
     _install_excepthook()
     atexit.register(_log_peak_memory, time.perf_counter())
     return log
+
+
+def _stderr_handler() -> logging.Handler:
+    """Warnings and errors of the package on stderr, where Snakemake shows them."""
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.WARNING)
+    console.setFormatter(_FORMATTER)
+    return console
 
 
 def _install_excepthook() -> None:
@@ -278,10 +283,7 @@ def _prepare_process() -> None:
         if _prepared:
             return
         log.setLevel(logging.INFO)
-        console = logging.StreamHandler(sys.stderr)
-        console.setLevel(logging.WARNING)
-        console.setFormatter(_FORMATTER)
-        log.addHandler(console)
+        log.addHandler(_stderr_handler())
         # every run's warnings in its own log, not only the first job's ("default" shows a
         # warning once per code location and process)
         warnings.filterwarnings("always", module="netregions")
