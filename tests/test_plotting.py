@@ -24,7 +24,6 @@ from netregions.plotting import (
     plot_connectome,
     plot_connectome_figures,
     plot_network,
-    plot_region_figures,
     plot_regions,
     select_edges,
 )
@@ -352,18 +351,25 @@ def test_plot_network(tmp_path, inputs):
     assert_figure(outs[1], ORTHO_PIXELS)
 
 
-def test_plot_region_figures_equals_the_two_calls(tmp_path, inputs):
-    # the workflow's one job for figures 2 and 5 writes the same bytes as the two functions
-    args = [inputs[k] for k in ("components", "regions", "regions_table", "background")]
-    outs = plot_region_figures(*args, 1, *(tmp_path / f"{n}.png" for n in ("r", "n", "nr")))
-    assert outs == tuple(tmp_path / f"{n}.png" for n in ("r", "n", "nr"))
-    separate = (
-        plot_regions(*args[1:], tmp_path / "r2.png"),
-        *plot_network(*args, 1, tmp_path / "n2.png", tmp_path / "nr2.png"),
+def test_figure_steps_write_what_the_figure_functions_draw(tmp_path, inputs):
+    # plot_components also draws the network map (it waits for the network maps only, so a
+    # region change does not redraw it); plot_regions draws the network's regions
+    from netregions.steps.plot_components import plot_components as components_step
+    from netregions.steps.plot_regions import plot_regions as regions_step
+
+    comp, regions, table, bg = (
+        inputs[k] for k in ("components", "regions", "regions_table", "background")
     )
-    for joint, alone in zip(outs, separate, strict=True):
-        assert joint.read_bytes() == alone.read_bytes()
-    assert outs[0].read_bytes() != outs[2].read_bytes()
+    steps, alone = tmp_path / "steps", tmp_path / "alone"
+    steps.mkdir(), alone.mkdir()
+    components_step(comp, bg, steps / "c.png", steps / "n.png", network=1)
+    regions_step(comp, regions, table, bg, steps / "r.png", steps / "nr.png", network=1)
+    plot_components(comp, bg, alone / "c.png")
+    plot_network(comp, regions, table, bg, 1, alone / "n.png", alone / "nr.png")
+    plot_regions(regions, table, bg, alone / "r.png")
+    for name in ("c", "n", "r", "nr"):
+        assert (steps / f"{name}.png").read_bytes() == (alone / f"{name}.png").read_bytes()
+    assert (steps / "n.png").read_bytes() != (steps / "nr.png").read_bytes()
 
 
 def test_plot_network_background_on_another_grid(tmp_path, inputs_other_bg):

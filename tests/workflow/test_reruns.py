@@ -119,6 +119,12 @@ def test_edited_figure_setting_reruns_only_that_figure(tiny_run):
     assert jobs == {"plot_connectome": 1, "provenance": 1, "default": 1}
 
 
+def test_shown_network_redraws_the_two_figures_that_draw_it(tiny_run):
+    # its map is drawn with the network maps (plot_components), its regions with the regions
+    jobs = planned_jobs(tiny_run, "--config", "figures={network: 0}")
+    assert jobs == {"plot_components": 1, "plot_regions": 1, "provenance": 1, "default": 1}
+
+
 def _outputs(results: Path) -> list[Path]:
     keep = (".nii.gz", ".tsv", ".npy", ".json")
     skip = {"benchmarks", "logs"}

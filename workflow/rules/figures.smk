@@ -4,13 +4,18 @@ NETWORK = FIG["network"]
 
 
 rule plot_components:
-    """All network maps as filled contours (netregions.steps.plot_components)."""
+    """All network maps as contours, and one network's map (netregions.steps.plot_components)."""
     input:
         components=group("components.nii.gz"),
         background=figure_background(),
     output:
         figure=report(
             figure("components.png"), caption="../report/components.rst", category="1. Networks"
+        ),
+        network_map=report(
+            figure(f"network_{NETWORK}.png"),
+            caption="../report/network.rst",
+            category="1. Networks",
         ),
     log:
         logs("plot_components"),
@@ -22,12 +27,14 @@ rule plot_components:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        network=NETWORK,
     script:
         "../scripts/plot_components.py"
 
 
 rule plot_regions:
-    """All regions, and one network with its regions (netregions.steps.plot_regions)."""
+    """All regions, and the regions of one network (netregions.steps.plot_regions)."""
     input:
         components=group("components.nii.gz"),
         regions=rules.extract_regions.output.regions,
@@ -36,11 +43,6 @@ rule plot_regions:
     output:
         regions_figure=report(
             figure("regions.png"), caption="../report/regions.rst", category="2. Regions"
-        ),
-        network_map=report(
-            figure(f"network_{NETWORK}.png"),
-            caption="../report/network.rst",
-            category="1. Networks",
         ),
         network_regions=report(
             figure(f"network_{NETWORK}_regions.png"),
@@ -81,7 +83,7 @@ rule plot_connectome:
         logs("plot_connectome"),
     benchmark:
         bench("plot_connectome")
-    priority: 1
+    priority: 2  # the longest job after the time series
     conda:
         "../../envs/netregions.yaml"
     threads: 1
@@ -135,7 +137,7 @@ rule plot_qc:
         logs("plot_qc"),
     benchmark:
         bench("plot_qc")
-    priority: 1  # with qcfc, the longest path after the time series
+    priority: 1
     conda:
         "../../envs/netregions.yaml"
     threads: 1

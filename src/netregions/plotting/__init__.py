@@ -1,7 +1,8 @@
 """Figures of the workflow, drawn with matplotlib only (Agg backend, no pyplot state).
 
-Each rule calls one file-level function, which writes its PNG(s) atomically
-(``plot_region_figures`` draws two figures that wait for the same inputs). Every layer is
+Each figure has one file-level function, which writes its PNG atomically; a rule draws the
+figures that wait for the same inputs (the network map with the network maps, the network's
+regions with the regions), so a change redraws only what it touches. Every layer is
 drawn in world millimetres, so a background on another (axis-aligned) grid lines up with the
 maps; oblique affines are refused.
 
@@ -32,7 +33,8 @@ from netregions.plotting.network import (
     draw_network_map,
     draw_network_regions,
     plot_network,
-    plot_region_figures,
+    plot_network_map,
+    plot_network_regions,
 )
 
 __all__ = [
@@ -54,7 +56,8 @@ __all__ = [
     "plot_connectome_figures",
     "plot_matrix",
     "plot_network",
-    "plot_region_figures",
+    "plot_network_map",
+    "plot_network_regions",
     "plot_regions",
     "save_figure",
     "select_edges",

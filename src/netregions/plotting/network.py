@@ -31,14 +31,14 @@ from netregions.plotting._inputs import (
     load_layer,
     read_regions_table,
 )
-from netregions.plotting.atlas import plot_regions
 from netregions.plotting.cuts import find_xyz_cut_coords
 
 __all__ = [
     "draw_network_map",
     "draw_network_regions",
     "plot_network",
-    "plot_region_figures",
+    "plot_network_map",
+    "plot_network_regions",
     "region_colours",
 ]
 
@@ -195,6 +195,99 @@ def draw_network_regions(
     return fig
 
 
+def _network_and_cut(
+    components: Path | str, network: int
+) -> tuple[Layer, tuple[float, float, float]]:
+    """Map ``network`` of a 4D image (float32) and its cut (:func:`find_xyz_cut_coords`)."""
+    maps = load_layer(components, ndim=4)
+    network = check_network_index(network, maps.data.shape[3])
+    network_map = maps.with_data(np.asarray(maps.data[..., network], dtype=np.float32))
+    return network_map, find_xyz_cut_coords(network_map.data, network_map.affine)
+
+
+def plot_network_map(
+    components: Path | str,
+    background: Path | str | None,
+    network: int,
+    output: Path | str,
+) -> Path:
+    """Figure 5, first half: network ``network`` as a stat map, a cross at its cut.
+
+    The cut is :func:`~netregions.plotting.cuts.find_xyz_cut_coords` of the network's map,
+    the same as :func:`plot_network_regions` uses.
+
+    Parameters
+    ----------
+    components : path-like
+        4D image of the network maps.
+    background : path-like or None
+    network : int
+        0-based network index.
+    output : path-like
+        PNG to write (atomically).
+
+    Returns
+    -------
+    Path
+        ``output``.
+
+    Raises
+    ------
+    ValueError
+        If ``network`` is not a component index (the message gives the number of components).
+    """
+    network_map, coords = _network_and_cut(components, network)
+    bg = None if background is None else load_layer(background, ndim=3)
+    return save_figure(draw_network_map(network_map, bg, coords, f"Network {network}"), output)
+
+
+def plot_network_regions(
+    components: Path | str,
+    regions: Path | str,
+    regions_table: Path | str,
+    background: Path | str | None,
+    network: int,
+    output: Path | str,
+) -> Path:
+    """Figure 5, second half: the regions of network ``network``, at the network map's cut.
+
+    Parameters
+    ----------
+    components : path-like
+        4D image of the network maps (for the cut).
+    regions : path-like
+        4D image, one region per volume.
+    regions_table : path-like
+        ``regions.tsv`` (its ``component`` column says which regions belong to the network).
+    background : path-like or None
+    network : int
+        0-based network index.
+    output : path-like
+        PNG to write (atomically).
+
+    Returns
+    -------
+    Path
+        ``output``.
+
+    Raises
+    ------
+    ValueError
+        If ``network`` is not a component index, or if the regions image and table disagree.
+    """
+    _, coords = _network_and_cut(components, network)
+    region_layer = load_layer(regions, ndim=4)
+    table = read_regions_table(regions_table)
+    check_regions_match(region_layer, table, regions_table)
+    members = np.flatnonzero(table.component == network)
+    own = region_layer.with_data(region_layer.data[..., members])
+    labels = [table.labels()[i] for i in members]
+    count = f"{len(members)} region{'s' if len(members) != 1 else ''}"
+    bg = None if background is None else load_layer(background, ndim=3)
+    fig = draw_network_regions(own, labels, bg, coords, f"Regions of network {network} ({count})")
+    return save_figure(fig, output)
+
+
 def plot_network(
     components: Path | str,
     regions: Path | str,
@@ -204,92 +297,22 @@ def plot_network(
     output_map: Path | str,
     output_regions: Path | str,
 ) -> tuple[Path, Path]:
-    """Figure 5: network ``network`` as a stat map, and its regions, at the same cuts.
-
-    The cuts are :func:`~netregions.plotting.cuts.find_xyz_cut_coords` of the network's map,
-    drawn as a cross on both figures.
-
-    Parameters
-    ----------
-    components : path-like
-        4D image of the network maps.
-    regions : path-like
-        4D image, one region per volume.
-    regions_table : path-like
-        ``regions.tsv`` (its ``component`` column says which regions belong to the network).
-    background : path-like or None
-    network : int
-        0-based network index.
-    output_map, output_regions : path-like
-        PNGs to write (atomically).
-
-    Returns
-    -------
-    tuple of Path
-
-    Raises
-    ------
-    ValueError
-        If ``network`` is not a component index (the message gives the number of components).
-    """
-    maps = load_layer(components, ndim=4)
-    network = check_network_index(network, maps.data.shape[3])
-    network_map = maps.with_data(np.asarray(maps.data[..., network], dtype=np.float32))
-    del maps
-    coords = find_xyz_cut_coords(network_map.data, network_map.affine)
-    bg = None if background is None else load_layer(background, ndim=3)
-    fig = draw_network_map(network_map, bg, coords, f"Network {network}")
-    save_figure(fig, output_map)
-    del fig
-    region_layer = load_layer(regions, ndim=4)
-    table = read_regions_table(regions_table)
-    check_regions_match(region_layer, table, regions_table)
-    members = np.flatnonzero(table.component == network)
-    own = region_layer.with_data(region_layer.data[..., members])
-    labels = [table.labels()[i] for i in members]
-    count = f"{len(members)} region{'s' if len(members) != 1 else ''}"
-    fig = draw_network_regions(own, labels, bg, coords, f"Regions of network {network} ({count})")
-    save_figure(fig, output_regions)
-    return Path(output_map), Path(output_regions)
-
-
-def plot_region_figures(
-    components: Path | str,
-    regions: Path | str,
-    regions_table: Path | str,
-    background: Path | str | None,
-    network: int,
-    output_regions: Path | str,
-    output_network_map: Path | str,
-    output_network_regions: Path | str,
-) -> tuple[Path, Path, Path]:
-    """Figures 2 and 5 in one call: :func:`plot_regions`, then :func:`plot_network`.
-
-    Both figures wait for the same region extraction; drawing them in one process pays the
-    start-up (matplotlib, scipy.ndimage: ~0.5 s) once.
+    """Figure 5: :func:`plot_network_map`, then :func:`plot_network_regions`.
 
     Parameters
     ----------
     components, regions, regions_table, background, network
-        As for :func:`plot_network`.
-    output_regions : path-like
-        PNG of every region (:func:`plot_regions`).
-    output_network_map, output_network_regions : path-like
-        PNGs of the network and of its regions (:func:`plot_network`).
+        As for :func:`plot_network_regions`.
+    output_map, output_regions : path-like
+        PNGs of the network and of its regions.
 
     Returns
     -------
     tuple of Path
-        The three PNGs, in the order of the parameters.
     """
-    regions_png = plot_regions(regions, regions_table, background, output_regions)
-    network_pngs = plot_network(
-        components,
-        regions,
-        regions_table,
-        background,
-        network,
-        output_network_map,
-        output_network_regions,
+    return (
+        plot_network_map(components, background, network, output_map),
+        plot_network_regions(
+            components, regions, regions_table, background, network, output_regions
+        ),
     )
-    return regions_png, *network_pngs

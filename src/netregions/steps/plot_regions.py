@@ -1,6 +1,7 @@
-"""Rule ``plot_regions``: every region, and one network with its regions."""
+"""Rule ``plot_regions``: every region, and the regions of one network."""
 
-from netregions.plotting import plot_region_figures
+from netregions.plotting import plot_network_regions
+from netregions.plotting import plot_regions as _plot_regions
 
 __all__ = ["plot_regions"]
 
@@ -11,13 +12,10 @@ def plot_regions(
     table: str,
     background: str,
     regions_figure: str,
-    network_map: str,
     network_regions: str,
     *,
     network: int,
 ) -> None:
-    """Draw the regions overview, then network ``network``'s map and its regions."""
-    plot_region_figures(
-        components, regions, table, background, network, regions_figure, network_map,
-        network_regions,
-    )  # fmt: skip
+    """Draw the regions overview, then network ``network``'s regions at its map's cut."""
+    _plot_regions(regions, table, background, regions_figure)
+    plot_network_regions(components, regions, table, background, network, network_regions)
