@@ -12,7 +12,7 @@ rule connectivity:
         logs("connectivity", "kind"),
     benchmark:
         bench("connectivity", "kind")
-    priority: 1
+    priority: 2  # the connectome figure, the longest of the last jobs, waits for it
     conda:
         "../../envs/netregions.yaml"
     threads: 1

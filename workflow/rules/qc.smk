@@ -42,7 +42,7 @@ rule qcfc:
         logs("qcfc"),
     benchmark:
         bench("qcfc")
-    priority: 2  # ahead of the connectome figure: the QC figure waits for it
+    priority: 1
     conda:
         "../../envs/netregions.yaml"
     threads: 1
