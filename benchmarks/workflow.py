@@ -29,7 +29,9 @@ Cases (``--case``), each run in full by one invocation:
     ``--subjects`` (default 20), generated once by the workflow's own rules into
     ``benchmarks/out/data-dev-<n>`` (not timed). ``--repeats`` times: a cold run of the whole
     workflow (every figure) into a fresh results folder, a no-op rerun, and a rerun after a
-    ``regions.threshold`` change. Reported: the wall times; per rule, the jobs, the median
+    ``regions.threshold`` change; then Snakemake alone (a workflow of one empty ``run:`` job,
+    and its no-op rerun: what any invocation pays here, whatever its jobs). Reported: the
+    wall times; per rule, the jobs, the median
     and summed job time (Snakemake's benchmark file: the job's whole process, start-up
     included; the local rules, which have none, give their log's time), the largest peak
     RSS of a job (``VmHWM``, from the last line of its log) and Snakemake's ``max_rss``
@@ -93,6 +95,15 @@ MM2_SIZE = ((97, 115, 97), 150)
 COHORT_SIZE = ((20, 24, 20), 40)  # nothing is generated: the size only sets the config
 DEFAULT_SUBJECTS = {"dev": [20], "2mm": [6]}
 NEW_THRESHOLD = 0.6  # regions.threshold of the rerun (the default is 0.5)
+#: Measurements of a dev repeat reported as medians (floor: Snakemake alone, one empty job).
+DEV_TIMINGS = (
+    "cold_s",
+    "noop_s",
+    "threshold_rerun_s",
+    "floor_s",
+    "floor_noop_s",
+    "snakemake_peak_mb",
+)
 # script jobs report their process's peak RSS; run: jobs share the Snakemake process
 DONE = re.compile(r"done in ([\d.]+) s(?:, peak RSS (\d+) MB)?")
 MB = 1e6
@@ -120,6 +131,39 @@ def run_snakemake(workdir: Path, *args: str) -> tuple[float, str, float]:
     if process.returncode:
         sys.exit(f"snakemake {' '.join(args)} in {workdir} failed:\n{text[-3000:]}")
     return elapsed, text, usage.ru_maxrss / 1024
+
+
+FLOOR_SNAKEFILE = """\
+rule all:
+    input:
+        "done.txt",
+
+
+rule one_empty_job:
+    output:
+        "done.txt",
+    run:
+        open(output[0], "w").close()
+"""
+
+
+def snakemake_floor(folder: Path) -> tuple[float, float]:
+    """Wall times (s) of Snakemake alone: one empty ``run:`` job, then a no-op rerun.
+
+    Same Snakemake, cores and job mode (``--force-use-threads``) as the workflow's runs, so
+    a rerun's time minus the first is what its jobs and their planning cost.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Snakefile").write_text(FLOOR_SNAKEFILE)
+    (folder / "done.txt").unlink(missing_ok=True)
+    cmd = [str(SNAKEMAKE), "-s", str(folder / "Snakefile"), "--directory", str(folder)]
+    cmd += ["--cores", CORES, "--force-use-threads", "--quiet"]
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return times[0], times[1]
 
 
 def snakemake(workdir: Path, *args: str) -> float:
@@ -275,7 +319,8 @@ def cold_run(workdir: Path, results: str) -> dict:
 
 
 def dev_repeat(workdir: Path, repeat: int) -> dict:
-    """Cold run, no-op rerun, rerun after a ``regions.threshold`` change (then cleaned up)."""
+    """Cold run, no-op rerun, rerun after a ``regions.threshold`` change (then cleaned up);
+    then Snakemake alone (:func:`snakemake_floor`)."""
     results = f"results-{repeat}"
     record = cold_run(workdir, results)
     config = ["--config", f"results_dir={results}"]
@@ -283,6 +328,7 @@ def dev_repeat(workdir: Path, repeat: int) -> dict:
     changed = f"regions={{threshold: {NEW_THRESHOLD}}}"
     record["threshold_rerun_s"] = snakemake(workdir, *config, changed)
     shutil.rmtree(workdir / results)
+    record["floor_s"], record["floor_noop_s"] = snakemake_floor(workdir / "floor")
     return record
 
 
@@ -548,6 +594,8 @@ def print_dev(label: str, summary: dict, reference: dict | None) -> None:
     print(f"| cold | {summary['cold_s']:.1f} |")
     print(f"| no-op rerun | {summary['noop_s']:.2f} |")
     print(f"| rerun after regions.threshold change | {summary['threshold_rerun_s']:.1f} |")
+    print(f"| Snakemake alone: one empty job | {summary['floor_s']:.2f} |")
+    print(f"| Snakemake alone: no-op | {summary['floor_noop_s']:.2f} |")
     print(f"| (peak RSS of the Snakemake process, cold) | {summary['snakemake_peak_mb']:.0f} MB |")
     if reference:
         print(f"| nilearn reference | {reference['total_s']:.1f} |")
@@ -656,7 +704,7 @@ def run_dev(args: argparse.Namespace) -> None:
             args.repeats,
             partial(dev_repeat, workdir),
             runs,
-            ("cold_s", "noop_s", "threshold_rerun_s", "snakemake_peak_mb"),
+            DEV_TIMINGS,
             reference,
         )
         label = f"dev: {n} subjects, {describe_size(shape, volumes)} ({medians(args)})"
