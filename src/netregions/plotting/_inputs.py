@@ -10,7 +10,14 @@ import numpy as np
 from netregions.io import load_image, read_tsv
 from netregions.plotting._grid import Grid
 
-__all__ = ["Layer", "RegionsTable", "load_layer", "read_connectome", "read_regions_table"]
+__all__ = [
+    "Layer",
+    "RegionsTable",
+    "load_background",
+    "load_layer",
+    "read_connectome",
+    "read_regions_table",
+]
 
 #: Columns of regions.tsv that the figures use.
 REGION_COLUMNS = ("region", "component", "x", "y", "z")
@@ -84,6 +91,11 @@ def load_layer(path: Path | str, *, ndim: int) -> Layer:
     if data.ndim != ndim:
         raise ValueError(f"{path}: expected a {ndim}D image, got shape {data.shape}")
     return Layer(data, affine, Grid.from_affine(affine, data.shape, str(path)))
+
+
+def load_background(path: Path | str | None) -> Layer | None:
+    """The figure background as a 3D :class:`Layer`, or None when there is none."""
+    return None if path is None else load_layer(path, ndim=3)
 
 
 def read_regions_table(path: Path | str) -> RegionsTable:

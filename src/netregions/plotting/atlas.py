@@ -23,7 +23,13 @@ from netregions.plotting._draw import (
     save_figure,
     union_box,
 )
-from netregions.plotting._inputs import Layer, check_regions_match, load_layer, read_regions_table
+from netregions.plotting._inputs import (
+    Layer,
+    check_regions_match,
+    load_background,
+    load_layer,
+    read_regions_table,
+)
 from netregions.plotting.cuts import atlas_contour_levels, find_overview_cut_coords
 
 __all__ = ["draw_atlas", "plot_components", "plot_regions"]
@@ -102,10 +108,6 @@ def draw_atlas(
     return fig
 
 
-def _load_background(path: Path | str | None) -> Layer | None:
-    return None if path is None else load_layer(path, ndim=3)
-
-
 def plot_components(
     components: Path | str,
     background: Path | str | None,
@@ -132,7 +134,7 @@ def plot_components(
     """
     maps = load_layer(components, ndim=4)
     labels = [f"network {i}" for i in range(maps.data.shape[3])]
-    fig = draw_atlas(maps, _load_background(background), labels, title, "maps")
+    fig = draw_atlas(maps, load_background(background), labels, title, "maps")
     return save_figure(fig, output)
 
 
@@ -173,5 +175,5 @@ def plot_regions(
         f"{n_regions} region{'s' if n_regions != 1 else ''} extracted from "
         f"{n_networks} component{'s' if n_networks != 1 else ''}"
     )
-    fig = draw_atlas(layer, _load_background(background), table.labels(), title, "regions")
+    fig = draw_atlas(layer, load_background(background), table.labels(), title, "regions")
     return save_figure(fig, output)

@@ -28,6 +28,7 @@ from netregions.plotting._draw import (
 from netregions.plotting._inputs import (
     Layer,
     check_regions_match,
+    load_background,
     load_layer,
     read_regions_table,
 )
@@ -237,7 +238,7 @@ def plot_network_map(
         If ``network`` is not a component index (the message gives the number of components).
     """
     network_map, coords = _network_and_cut(components, network)
-    bg = None if background is None else load_layer(background, ndim=3)
+    bg = load_background(background)
     return save_figure(draw_network_map(network_map, bg, coords, f"Network {network}"), output)
 
 
@@ -253,17 +254,12 @@ def plot_network_regions(
 
     Parameters
     ----------
-    components : path-like
-        4D image of the network maps (for the cut).
+    components, background, network, output
+        As for :func:`plot_network_map` (the network maps give the cut).
     regions : path-like
         4D image, one region per volume.
     regions_table : path-like
         ``regions.tsv`` (its ``component`` column says which regions belong to the network).
-    background : path-like or None
-    network : int
-        0-based network index.
-    output : path-like
-        PNG to write (atomically).
 
     Returns
     -------
@@ -283,7 +279,7 @@ def plot_network_regions(
     own = region_layer.with_data(region_layer.data[..., members])
     labels = [table.labels()[i] for i in members]
     count = f"{len(members)} region{'s' if len(members) != 1 else ''}"
-    bg = None if background is None else load_layer(background, ndim=3)
+    bg = load_background(background)
     fig = draw_network_regions(own, labels, bg, coords, f"Regions of network {network} ({count})")
     return save_figure(fig, output)
 
