@@ -351,6 +351,16 @@ def test_plot_network(tmp_path, inputs):
     assert_figure(outs[1], ORTHO_PIXELS)
 
 
+def test_load_layer_passes_a_loaded_layer_through_and_checks_its_dimensions(inputs):
+    maps = load_layer(inputs["components"], ndim=4)
+    assert load_layer(maps, ndim=4) is maps
+    with pytest.raises(ValueError, match="expected a 3D layer"):
+        load_layer(maps, ndim=3)
+    # a 3D file still becomes one map
+    one = load_layer(inputs["background"], ndim=4)
+    assert one.data.ndim == 4 and one.data.shape[3] == 1
+
+
 def test_figure_steps_write_what_the_figure_functions_draw(tmp_path, inputs):
     # plot_components also draws the network map (it waits for the network maps only, so a
     # region change does not redraw it); plot_regions draws the network's regions

@@ -1,8 +1,9 @@
 """Figures of the workflow, drawn with matplotlib only (Agg backend, no pyplot state).
 
-Each figure has one file-level function, which writes its PNG atomically; a rule draws the
-figures that wait for the same inputs (the network map with the network maps, the network's
-regions with the regions), so a change redraws only what it touches. Every layer is
+Each figure has one file-level function, which writes its PNG atomically and takes its images
+as paths or as loaded :class:`Layer` objects; a rule draws the figures that wait for the same
+inputs (the network map with the network maps, the network's regions with the regions), loads
+each image once, and a change redraws only what it touches. Every layer is
 drawn in world millimetres, so a background on another (axis-aligned) grid lines up with the
 maps; oblique affines are refused.
 
@@ -10,6 +11,7 @@ Importing this subpackage imports matplotlib; ``import netregions`` does not.
 """
 
 from netregions.plotting._draw import save_figure
+from netregions.plotting._inputs import Layer, load_background, load_layer
 from netregions.plotting.atlas import draw_atlas, plot_components, plot_regions
 from netregions.plotting.connectome import (
     Edges,
@@ -39,6 +41,7 @@ from netregions.plotting.network import (
 
 __all__ = [
     "Edges",
+    "Layer",
     "atlas_contour_levels",
     "draw_atlas",
     "draw_connectome",
@@ -51,6 +54,8 @@ __all__ = [
     "find_probabilistic_atlas_cut_coords",
     "find_xyz_cut_coords",
     "largest_connected_component",
+    "load_background",
+    "load_layer",
     "plot_components",
     "plot_connectome",
     "plot_connectome_figures",

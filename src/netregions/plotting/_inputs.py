@@ -64,12 +64,14 @@ def region_label(component: int, region: int) -> str:
     return f"N{int(component)}\u00b7R{int(region)}"
 
 
-def load_layer(path: Path | str, *, ndim: int) -> Layer:
-    """Load an image and describe its grid.
+def load_layer(image: Path | str | Layer, *, ndim: int) -> Layer:
+    """Load an image and describe its grid; a :class:`Layer` passes through.
+
+    A step that draws several figures from one image loads it once and passes the layer.
 
     Parameters
     ----------
-    path : path-like
+    image : path-like or Layer
     ndim : int
         3 for a volume (a 4D image with one volume is accepted), 4 for a stack of maps (a 3D
         image becomes one map).
@@ -83,19 +85,23 @@ def load_layer(path: Path | str, *, ndim: int) -> Layer:
     ValueError
         Wrong number of dimensions or an oblique/invalid affine.
     """
-    data, affine = load_image(path)
+    if isinstance(image, Layer):
+        if image.data.ndim != ndim:
+            raise ValueError(f"expected a {ndim}D layer, got shape {image.data.shape}")
+        return image
+    data, affine = load_image(image)
     if ndim == 3 and data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if ndim == 4 and data.ndim == 3:
         data = data[..., None]
     if data.ndim != ndim:
-        raise ValueError(f"{path}: expected a {ndim}D image, got shape {data.shape}")
-    return Layer(data, affine, Grid.from_affine(affine, data.shape, str(path)))
+        raise ValueError(f"{image}: expected a {ndim}D image, got shape {data.shape}")
+    return Layer(data, affine, Grid.from_affine(affine, data.shape, str(image)))
 
 
-def load_background(path: Path | str | None) -> Layer | None:
+def load_background(image: Path | str | Layer | None) -> Layer | None:
     """The figure background as a 3D :class:`Layer`, or None when there is none."""
-    return None if path is None else load_layer(path, ndim=3)
+    return None if image is None else load_layer(image, ndim=3)
 
 
 def read_regions_table(path: Path | str) -> RegionsTable:

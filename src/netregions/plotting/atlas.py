@@ -109,8 +109,8 @@ def draw_atlas(
 
 
 def plot_components(
-    components: Path | str,
-    background: Path | str | None,
+    components: Path | str | Layer,
+    background: Path | str | Layer | None,
     output: Path | str,
     *,
     title: str = "Network maps",
@@ -119,9 +119,9 @@ def plot_components(
 
     Parameters
     ----------
-    components : path-like
+    components : path-like or Layer
         4D image, one network map per volume.
-    background : path-like or None
+    background : path-like, Layer or None
         3D background (mean EPI or an anatomical template, any axis-aligned grid).
     output : path-like
         PNG to write (atomically).
@@ -139,9 +139,9 @@ def plot_components(
 
 
 def plot_regions(
-    regions: Path | str,
+    regions: Path | str | Layer,
     regions_table: Path | str,
-    background: Path | str | None,
+    background: Path | str | Layer | None,
     output: Path | str,
     *,
     n_components: int | None = None,
@@ -152,11 +152,11 @@ def plot_regions(
 
     Parameters
     ----------
-    regions : path-like
+    regions : path-like or Layer
         4D image, one region per volume.
     regions_table : path-like
         ``regions.tsv`` (region, component, ...).
-    background : path-like or None
+    background : path-like, Layer or None
     output : path-like
     n_components : int, optional
         Number of networks for the title; default: networks with at least one region.

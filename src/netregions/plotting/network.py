@@ -197,7 +197,7 @@ def draw_network_regions(
 
 
 def _network_and_cut(
-    components: Path | str, network: int
+    components: Path | str | Layer, network: int
 ) -> tuple[Layer, tuple[float, float, float]]:
     """Map ``network`` of a 4D image (float32) and its cut (:func:`find_xyz_cut_coords`)."""
     maps = load_layer(components, ndim=4)
@@ -207,8 +207,8 @@ def _network_and_cut(
 
 
 def plot_network_map(
-    components: Path | str,
-    background: Path | str | None,
+    components: Path | str | Layer,
+    background: Path | str | Layer | None,
     network: int,
     output: Path | str,
 ) -> Path:
@@ -219,9 +219,9 @@ def plot_network_map(
 
     Parameters
     ----------
-    components : path-like
+    components : path-like or Layer
         4D image of the network maps.
-    background : path-like or None
+    background : path-like, Layer or None
     network : int
         0-based network index.
     output : path-like
@@ -243,10 +243,10 @@ def plot_network_map(
 
 
 def plot_network_regions(
-    components: Path | str,
-    regions: Path | str,
+    components: Path | str | Layer,
+    regions: Path | str | Layer,
     regions_table: Path | str,
-    background: Path | str | None,
+    background: Path | str | Layer | None,
     network: int,
     output: Path | str,
 ) -> Path:
@@ -256,7 +256,7 @@ def plot_network_regions(
     ----------
     components, background, network, output
         As for :func:`plot_network_map` (the network maps give the cut).
-    regions : path-like
+    regions : path-like or Layer
         4D image, one region per volume.
     regions_table : path-like
         ``regions.tsv`` (its ``component`` column says which regions belong to the network).
