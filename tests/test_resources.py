@@ -43,7 +43,7 @@ def test_formulas_in_bytes_above_the_base():
         "load_subject", 16 * g * 6 + 52 * g
     )
     assert stage_memory_mb("subject_timeseries", n_volumes=t, mask=v, regions=r) == mb(
-        "subject_timeseries", 12 * t * v + 12 * v * r
+        "subject_timeseries", 4 * t * v + 4 * v * r
     )
     assert stage_memory_mb("decompose", rows=n, mask=v, components=k) == mb(
         "decompose", 16 * n * v + 48 * v * k
@@ -107,7 +107,7 @@ def test_time_series_that_decode_the_run_again_count_the_decoder(files):
     g = 5 * 10**6  # large enough to be above the floor
     assert stage_memory_mb(
         "subject_timeseries", grid=g, n_volumes=T, itemsize=2, mask=V, regions=R
-    ) == 250 + int((12 * T * V + 12 * V * R + 16 * g * (2 + 4) + 4 * g) / 1e6)
+    ) == 250 + int((4 * T * V + 4 * V * R + 16 * g * (2 + 4) + 4 * g) / 1e6)
 
 
 def test_the_consensus_request_reads_the_seeds_and_the_mask_grid(tmp_path, files):
@@ -154,4 +154,33 @@ def test_the_consensus_request_covers_the_measured_peak(tmp_path):
     seeds = [str(tmp_path / f"s{s}.npy") for s in range(30)]
     request = memory_mb("consensus", {"seeds": seeds, "mask": str(tmp_path / "mask.nii.gz")})
     assert request == 1029
+    assert float(out.stdout.split()[-1]) < request
+
+
+def test_the_time_series_request_covers_the_measured_peak(tmp_path):
+    # a real time-series job in a fresh interpreter, sized above the floor (300 volumes of
+    # 230,000 in-mask voxels, 20 regions: 544 MB): a float64 copy of the series (552 MB)
+    # would not fit
+    n_volumes, n_voxels, n_regions = 300, 230_000, 20
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "smoothed.npy", rng.standard_normal((n_volumes, n_voxels), np.float32))
+    maps = np.zeros((n_voxels, n_regions), np.float32)
+    for r in range(n_regions):
+        maps[r * 10_000 : r * 10_000 + 12_000, r] = 1.0
+    np.save(tmp_path / "maps.npy", maps)
+    (tmp_path / "stats.json").write_text('{"n_volumes": 300, "t_r": 2.0}')
+    script = tmp_path / "job.py"
+    script.write_text(
+        "from netregions.steps.subject_timeseries import subject_timeseries\n"
+        "from netregions.workflow import peak_rss_mb\n"
+        "subject_timeseries('smoothed.npy', 'maps.npy', 'stats.json', 'ts.tsv', 'ts.json',\n"
+        "                   ['r.tsv'], ['r.json'], run='sub-01', kinds=['correlation'])\n"
+        "print(peak_rss_mb())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    inputs = {"smoothed": str(tmp_path / "smoothed.npy"), "region_maps": str(tmp_path / "maps.npy")}
+    request = memory_mb("subject_timeseries", inputs)
+    assert request == 544
     assert float(out.stdout.split()[-1]) < request

@@ -417,6 +417,22 @@ def test_region_signals_match_least_squares(rng, overlap):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("block", [1, 7, 64, 499, 500, 10_000])
+def test_region_signals_do_not_depend_on_the_voxel_blocks(rng, block):
+    # blocks of one voxel, uneven blocks with a short last one, one block for all voxels
+    maps = np.zeros((500, 5))
+    for r in range(5):
+        maps[r * 90 : r * 90 + 120, r] = rng.random(120) + 0.5
+    series = rng.standard_normal((20, 500))
+    expected = np.linalg.lstsq(maps, series.T, rcond=None)[0].T
+    np.testing.assert_allclose(region_signals(series, maps, block=block), expected, atol=1e-10)
+
+
+def test_region_signals_refuse_an_empty_block(rng):
+    with pytest.raises(ValueError, match="block"):
+        region_signals(rng.standard_normal((5, 10)), np.ones((10, 2)), block=0)
+
+
 def test_region_signals_rank_deficient_gives_minimum_norm(rng):
     maps = np.zeros((100, 3))
     maps[:40, 0] = 1.0

@@ -70,10 +70,11 @@ def stage_memory_mb(
         "load_subject": chunk + 52 * grid,
         # scratch volume; in-mask series, its cleaned copy and the reduction's workspace
         "preprocess_subject": chunk + 4 * grid + 12 * n_volumes * mask,
-        # series (float32 and float64), maps (float32 and float64), signals; with its own
-        # smoothing it decodes the run again (grid > 0 only then): the decoder's blocks
-        "subject_timeseries": 12 * n_volumes * mask
-        + 12 * mask * regions
+        # float32 series and maps (the float64 products go through blocks of a few MB);
+        # with its own smoothing it decodes the run again (grid > 0 only then): the
+        # decoder's blocks
+        "subject_timeseries": 4 * n_volumes * mask
+        + 4 * mask * regions
         + (chunk + 4 * grid if grid else 0),
         # series, cleaned copy and least-squares workspace in float64
         "dual_regression": 4 * n_volumes * mask + 24 * n_volumes * mask + 24 * mask * components,

@@ -28,6 +28,10 @@ Standardize = Literal["zscore_sample"] | None
 #: Standard deviations below this are treated as 0 (the column is only centred).
 EPS = np.finfo(np.float64).eps
 
+#: Voxels per float64 block in :func:`region_signals` (a few MB for runs of a few hundred
+#: volumes: the block stays in cache while it is multiplied).
+VOXEL_BLOCK = 2048
+
 #: Order of the Butterworth filter (the reference's default).
 BUTTERWORTH_ORDER = 5
 
@@ -412,13 +416,15 @@ _detrend = detrend
 _standardize = standardize
 
 
-def region_signals(series: np.ndarray, maps: np.ndarray) -> np.ndarray:
+def region_signals(series: np.ndarray, maps: np.ndarray, *, block: int = VOXEL_BLOCK) -> np.ndarray:
     """Least-squares signals of (possibly overlapping) region maps.
 
     Parameters
     ----------
     series : ndarray, shape (n_volumes, n_voxels)
     maps : ndarray, shape (n_voxels, n_regions)
+    block : int
+        Voxels converted to float64 at a time.
 
     Returns
     -------
@@ -432,12 +438,21 @@ def region_signals(series: np.ndarray, maps: np.ndarray) -> np.ndarray:
     Solved through the small (n_regions, n_regions) Gram matrix in float64: the maps of
     different regions barely overlap, so the Gram matrix is well conditioned, and this is
     much faster than a generic solver on the tall (n_voxels, n_regions) system. The result
-    equals the reference's to float32 round-off (docs/differences.md).
+    equals the reference's to float32 round-off (docs/differences.md). The float64 products
+    are summed over blocks of voxels, so no float64 copy of the whole series (twice the size
+    of a float32 run) is ever held.
     """
-    maps64 = np.asarray(maps, dtype=np.float64)
-    eigval, eigvec = np.linalg.eigh(maps64.T @ maps64)
+    if block < 1:
+        raise ValueError(f"block must be a positive number of voxels, got {block}")
+    n_voxels, n_regions = maps.shape
+    gram = np.zeros((n_regions, n_regions))
+    projection = np.zeros((series.shape[0], n_regions))
+    for start in range(0, n_voxels, block):
+        maps64 = np.asarray(maps[start : start + block], dtype=np.float64)
+        gram += maps64.T @ maps64
+        projection += np.asarray(series[:, start : start + block], dtype=np.float64) @ maps64
+    eigval, eigvec = np.linalg.eigh(gram)
     singular = np.sqrt(np.clip(eigval, 0, None))
     keep = singular > np.finfo(series.dtype).eps * singular.max() if singular.size else []
     basis = eigvec[:, keep] / eigval[keep]
-    projection = np.asarray(series, dtype=np.float64) @ maps64
     return ((projection @ basis) @ eigvec[:, keep].T).astype(series.dtype)
