@@ -448,7 +448,7 @@ def _known(reason: str):
 
 LSTSQ = _known(
     "signal.region_signals solves the least squares through the small Gram matrix in "
-    "float64 (25x faster); the reference runs LAPACK gelsd on the whole grid in float32"
+    "float64 (much faster); the reference runs LAPACK gelsd on the whole grid in float32"
 )
 SHRINKAGE = _known(
     "connectome.ledoit_wolf sums the shrinkage's moments in float64; scikit-learn sums float32 "
@@ -457,7 +457,7 @@ SHRINKAGE = _known(
 )
 SPARSE_CODING = _known(
     "the final sparse coding of dictionary learning runs in a numba coordinate descent in "
-    "float64 (over 60x faster); scikit-learn's Lasso computes float32 problems in float32"
+    "float64 (much faster); scikit-learn's Lasso computes float32 problems in float32"
 )
 
 

@@ -1,7 +1,7 @@
 """Per-subject reduction and group decomposition into network maps (DictLearning, CanICA).
 
 The per-subject reduction (a randomized SVD) is implemented here with numpy/scipy so that the
-per-subject jobs never import scikit-learn (about 1.2-1.8 s per process). The group step uses
+per-subject jobs never import scikit-learn, a slow import in every process. The group step uses
 scikit-learn's FastICA and online dictionary learning, imported inside the functions.
 
 Conventions follow the reference pipeline (docs/algorithms.md §2-§3): the group

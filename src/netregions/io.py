@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-#: gzip level for written images: 1 is ~5x faster than 9 and barely larger for float data.
+#: gzip level for written images: 1 is much faster than 9 and barely larger for float data.
 GZIP_LEVEL = 1
 
 
@@ -183,7 +183,7 @@ def _apply_scaling(
 def load_image(path: Path | str, run: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Decode a NIfTI image once, fast, into a Fortran-ordered array (as stored on disk).
 
-    gzip is decoded with ISA-L (about 2x faster than zlib) straight into the array's buffer.
+    gzip is decoded with ISA-L (faster than zlib) straight into the array's buffer.
 
     Parameters
     ----------

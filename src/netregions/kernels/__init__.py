@@ -23,7 +23,7 @@ Numba policy (applies to every kernel in this package):
   kernel that held the GIL would stop the other jobs' threads while it runs.
 - ``fastmath`` is off: the kernels reproduce scipy's float64 operation order exactly and
   handle NaN/inf explicitly.
-- Compile time is budgeted too (a cold compile of the whole package takes ~20 s of CPU):
+- Compile time is budgeted too (a cold compile is paid by the first job of each kind):
   kernels take flat arrays with shapes as scalars, because numba's ``reshape`` and slice
   assignment are slow to compile; wrappers convert unusual dtypes once (bool, float16,
   big-endian) instead of compiling a specialisation for each; every compiled entry point

@@ -74,7 +74,7 @@ def largest_connected_component(mask: np.ndarray) -> np.ndarray:
     ValueError
         If ``mask`` has no True voxel.
     """
-    from scipy import ndimage  # lazily: the connectome figure job never needs it (0.15 s)
+    from scipy import ndimage  # lazily: slow to import, and the connectome figure never needs it
 
     labels, n_labels = ndimage.label(mask)
     if n_labels == 0:
