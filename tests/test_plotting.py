@@ -444,6 +444,18 @@ def test_figures_are_byte_identical_and_carry_no_software_stamp(tmp_path, inputs
     assert b"matplotlib" not in a.read_bytes().lower()
 
 
+def _zlib_level_flag(png: bytes) -> int:
+    """FLEVEL of the zlib stream in the first IDAT chunk (0 = fastest, 2 = default)."""
+    start = png.index(b"IDAT") + 4
+    return png[start + 1] >> 6
+
+
+def test_figures_are_compressed_at_the_fastest_zlib_level(tmp_path, inputs):
+    out = plot_regions(inputs["regions"], inputs["regions_table"], None, tmp_path / "a.png")
+    assert _zlib_level_flag(out.read_bytes()) == 0
+    assert mpimg.imread(out).shape[:2] == ORTHO_PIXELS
+
+
 def test_mismatched_regions_table_is_refused(tmp_path, inputs):
     header = ["region", "component", "n_voxels", "volume_mm3", "x", "y", "z"]
     write_tsv(tmp_path / "regions.tsv", np.array([[1, 0, 1, 1, 0, 0, 0]]), header)
