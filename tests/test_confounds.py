@@ -8,6 +8,7 @@ import pytest
 from netregions.confounds import (
     STRATEGIES,
     ConfoundsTable,
+    _parse_plain_table,
     build_design,
     censoring_mask,
     dummy_volumes,
@@ -489,6 +490,38 @@ def test_read_table_values_nan_and_metadata(tmp_path):
     assert table.path == str(path)
     assert (
         read_confounds_table(_write_table(tmp_path, {"x": np.ones(2)}, name="d.tsv")).metadata == {}
+    )
+
+
+@pytest.mark.parametrize("fmt", [repr, "{:.6g}".format, "{:.10e}".format, "{: .4f} ".format])
+def test_read_table_values_equal_pythons_float_of_each_cell(tmp_path, rng, fmt):
+    values = rng.normal(size=(40, 7)) * 10.0 ** rng.integers(-9, 5, size=(40, 7))
+    cells = [[fmt(float(v)) for v in row] for row in values]
+    cells[0][:3] = ["n/a", "n/a", "n/a"]  # fMRIPrep's first row of derivatives and FD
+    cells[17][5] = "n/a"
+    path = tmp_path / "c.tsv"
+    path.write_text("\n".join("\t".join(row) for row in [list("abcdefg"), *cells]) + "\n")
+    expected = [[np.nan if c == "n/a" else float(c) for c in row] for row in cells]
+    np.testing.assert_array_equal(read_confounds_table(path).values, expected)
+
+
+@pytest.mark.parametrize("cell", ["", " ", "NA", "na", " N/A ", "nan", "1e400", "-inf", "x"])
+def test_only_plain_tables_take_the_fast_parser(cell):
+    # the other cells go through the checks of the loop over cells (same values, or its errors)
+    plain = ["1.5\tn/a\t-2", "3\t4e-3\t5"]
+    np.testing.assert_array_equal(
+        _parse_plain_table(plain, 3), [[1.5, np.nan, -2.0], [3.0, 0.004, 5.0]]
+    )
+    parsed = _parse_plain_table([f"1\t{cell}\t2", "3\t4\t5"], 3)
+    assert parsed is None or (cell.strip().lower() == "nan" and np.isnan(parsed[0, 1]))
+    assert _parse_plain_table(["1\t2", "3\t4\t5"], 3) is None
+
+
+def test_read_table_accepts_every_spelling_of_a_missing_value(tmp_path):
+    path = tmp_path / "c.tsv"
+    path.write_text("a\tb\tc\td\te\n1\t\t NA \tN/A\tnan\n2\t3\t4\t5\t6\n")
+    np.testing.assert_array_equal(
+        read_confounds_table(path).values, [[1, np.nan, np.nan, np.nan, np.nan], [2, 3, 4, 5, 6]]
     )
 
 
