@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -128,14 +129,23 @@ def test_the_consensus_request_reads_the_seeds_and_the_mask_grid(tmp_path, files
     assert stage_memory_mb("consensus", rows=rows, mask=mask, grid=grid, components=maps) > 2000
 
 
+def _peak_rss_of_job(folder: Path, code: str) -> float:
+    """Peak RSS (MB) of ``code`` run by a fresh interpreter in ``folder``."""
+    script = folder / "job.py"
+    script.write_text(f"{code}from netregions.workflow import peak_rss_mb\nprint(peak_rss_mb())\n")
+    out = subprocess.run(
+        [sys.executable, str(script)], cwd=folder, capture_output=True, text=True, check=True
+    )
+    return float(out.stdout.split()[-1])
+
+
 def test_the_consensus_request_covers_the_measured_peak(tmp_path):
     # a real consensus job in a fresh interpreter: its peak RSS must stay under the request,
     # sized above the floor (600 maps of 104,544 voxels: 1,029 MB)
-    script = tmp_path / "job.py"
-    script.write_text(
+    peak = _peak_rss_of_job(
+        tmp_path,
         "import sys, numpy as np, nibabel as nib\n"
         "from netregions.steps.consensus import consensus\n"
-        "from netregions.workflow import peak_rss_mb\n"
         "rng = np.random.default_rng(0)\n"
         "mask = np.zeros((50, 60, 50), np.uint8); mask[3:47, 3:57, 3:47] = 1\n"
         "nib.save(nib.Nifti1Image(mask, np.eye(4)), 'mask.nii.gz')\n"
@@ -145,16 +155,12 @@ def test_the_consensus_request_covers_the_measured_peak(tmp_path):
         "    np.save(f's{s}.npy', truth[rng.permutation(20)] + noise)\n"
         "del truth, noise\n"
         "consensus([f's{s}.npy' for s in range(30)], 'mask.nii.gz', 'c.nii.gz', 's.tsv',\n"
-        "          n_components=20)\n"
-        "print(peak_rss_mb())\n"
-    )
-    out = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=True
+        "          n_components=20)\n",
     )
     seeds = [str(tmp_path / f"s{s}.npy") for s in range(30)]
     request = memory_mb("consensus", {"seeds": seeds, "mask": str(tmp_path / "mask.nii.gz")})
     assert request == 1029
-    assert float(out.stdout.split()[-1]) < request
+    assert peak < request
 
 
 def test_the_time_series_request_covers_the_measured_peak(tmp_path):
@@ -169,18 +175,13 @@ def test_the_time_series_request_covers_the_measured_peak(tmp_path):
         maps[r * 10_000 : r * 10_000 + 12_000, r] = 1.0
     np.save(tmp_path / "maps.npy", maps)
     (tmp_path / "stats.json").write_text('{"n_volumes": 300, "t_r": 2.0}')
-    script = tmp_path / "job.py"
-    script.write_text(
+    peak = _peak_rss_of_job(
+        tmp_path,
         "from netregions.steps.subject_timeseries import subject_timeseries\n"
-        "from netregions.workflow import peak_rss_mb\n"
         "subject_timeseries('smoothed.npy', 'maps.npy', 'stats.json', 'ts.tsv', 'ts.json',\n"
-        "                   ['r.tsv'], ['r.json'], run='sub-01', kinds=['correlation'])\n"
-        "print(peak_rss_mb())\n"
-    )
-    out = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=True
+        "                   ['r.tsv'], ['r.json'], run='sub-01', kinds=['correlation'])\n",
     )
     inputs = {"smoothed": str(tmp_path / "smoothed.npy"), "region_maps": str(tmp_path / "maps.npy")}
     request = memory_mb("subject_timeseries", inputs)
     assert request == 544
-    assert float(out.stdout.split()[-1]) < request
+    assert peak < request
