@@ -285,15 +285,17 @@ def plot_network_regions(
 
 
 def plot_network(
-    components: Path | str,
-    regions: Path | str,
+    components: Path | str | Layer,
+    regions: Path | str | Layer,
     regions_table: Path | str,
-    background: Path | str | None,
+    background: Path | str | Layer | None,
     network: int,
     output_map: Path | str,
     output_regions: Path | str,
 ) -> tuple[Path, Path]:
     """Figure 5: :func:`plot_network_map`, then :func:`plot_network_regions`.
+
+    The network maps and the background are decoded once for both figures.
 
     Parameters
     ----------
@@ -306,9 +308,8 @@ def plot_network(
     -------
     tuple of Path
     """
+    maps, bg = load_layer(components, ndim=4), load_background(background)
     return (
-        plot_network_map(components, background, network, output_map),
-        plot_network_regions(
-            components, regions, regions_table, background, network, output_regions
-        ),
+        plot_network_map(maps, bg, network, output_map),
+        plot_network_regions(maps, regions, regions_table, bg, network, output_regions),
     )
