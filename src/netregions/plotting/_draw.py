@@ -15,8 +15,14 @@ if "matplotlib.pyplot" not in sys.modules:  # never switch the backend under a p
     matplotlib.use("Agg")
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.backend_bases import RendererBase
+from matplotlib.cm import ScalarMappable
+from matplotlib.colorbar import Colorbar
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
+from matplotlib.text import Text
 
 from netregions.io import atomic_path
 from netregions.plotting._grid import DISPLAY_AXES, Grid
@@ -29,6 +35,12 @@ __all__ = [
     "PNG_COMPRESS_LEVEL",
     "ViewBox",
     "add_ortho_axes",
+    "add_square_axes",
+    "arrange_grid",
+    "arrange_square",
+    "add_side_colorbar",
+    "add_side_legend",
+    "arrange_ortho",
     "draw_background",
     "draw_filled_contours",
     "new_figure",
@@ -53,12 +65,43 @@ _BACKGROUND_DIM = 0.45
 #: Backgrounds above this many voxels are subsampled to estimate their display range.
 _RANGE_SAMPLE_VOXELS = 1_000_000
 
+#: Inches between the figure's edge and its content, between two panels, and between the
+#: panels and their legend or colour bar.
+EDGE_INCHES = 0.08
+PANEL_GAP_INCHES = 0.15
+SIDE_GAP_INCHES = 0.15
+#: Width (inches) of a colour bar beside the panels, and its share of the panels' height.
+COLORBAR_INCHES = 0.12
+COLORBAR_SHARE = 0.8
+
+#: Points between a panel and its title.
+_PANEL_TITLE_PAD = 3
+
 ViewBox = np.ndarray  # shape (3, 2): (low, high) mm per world axis
 
 
-def new_figure(size: tuple[float, float]) -> Figure:
-    """A white figure with constrained layout (keeps titles, labels and legends unclipped)."""
-    return Figure(figsize=size, dpi=DPI, layout="constrained", facecolor="white")
+def new_figure(size: tuple[float, float], *, layout: str | None = "constrained") -> Figure:
+    """A white figure, by default with constrained layout (titles and labels unclipped).
+
+    The three-panel figures pass ``layout=None`` and are placed by :func:`arrange_ortho`.
+    """
+    return Figure(figsize=size, dpi=DPI, layout=layout, facecolor="white")
+
+
+def figure_renderer(fig: Figure) -> RendererBase:
+    """An Agg renderer of ``fig`` (the one ``savefig`` to PNG uses), to measure texts."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    return canvas.get_renderer()
+
+
+def _inches(artist: Artist, renderer: RendererBase) -> tuple[float, float]:
+    """Width and height of an artist as drawn, in inches (0 for an empty text)."""
+    if isinstance(artist, Text) and not artist.get_text():
+        return 0.0, 0.0
+    box = artist.get_window_extent(renderer)
+    return box.width / DPI, box.height / DPI
 
 
 def save_figure(fig: Figure, output: Path | str) -> Path:
@@ -90,6 +133,8 @@ def panel_aspect(box: ViewBox, cut_axis: int) -> float:
 def add_ortho_axes(fig: Figure, box: ViewBox, *, projection: bool = False) -> list[Axes]:
     """Three panels (sagittal, coronal, axial) of equal height, limits set to ``box``.
 
+    The panels are placed for good by :func:`arrange_ortho`, once everything is drawn.
+
     Parameters
     ----------
     fig : Figure
@@ -103,10 +148,9 @@ def add_ortho_axes(fig: Figure, box: ViewBox, *, projection: bool = False) -> li
     list of Axes
         Indexed by the world axis perpendicular to the panel.
     """
-    grid_spec = fig.add_gridspec(1, 3, width_ratios=[panel_aspect(box, w) for w in range(3)])
     axes = []
     for w in range(3):
-        ax = fig.add_subplot(grid_spec[0, w])
+        ax = fig.add_axes((w / 3, 0.0, 1 / 3, 1.0))
         horizontal, vertical = DISPLAY_AXES[w]
         ax.set_xlim(*box[horizontal])
         ax.set_ylim(*box[vertical])
@@ -116,11 +160,206 @@ def add_ortho_axes(fig: Figure, box: ViewBox, *, projection: bool = False) -> li
         for spine in ax.spines.values():
             spine.set_visible(False)
         suffix = " (projection)" if projection else ""
-        ax.set_title(CUT_NAMES[w] + suffix, fontsize=PANEL_FONT + 1, pad=3)
+        ax.set_title(CUT_NAMES[w] + suffix, fontsize=PANEL_FONT + 1, pad=_PANEL_TITLE_PAD)
         if w != 0:
             _add_left_right(ax)
         axes.append(ax)
     return axes
+
+
+def add_side_colorbar(fig: Figure, mappable: ScalarMappable) -> Colorbar:
+    """A colour bar for :func:`arrange_ortho` or :func:`arrange_square` to place."""
+    width = fig.get_size_inches()[0]
+    # labelled as matplotlib labels the colour bars it places itself
+    cax = fig.add_axes((0.0, 0.0, COLORBAR_INCHES / width, 0.5), label="<colorbar>")
+    colorbar = fig.colorbar(mappable, cax=cax)
+    colorbar.ax.tick_params(labelsize=PANEL_FONT)
+    return colorbar
+
+
+def add_side_legend(
+    fig: Figure, handles: Sequence[Artist], labels: Sequence[str], title: str
+) -> Legend:
+    """A legend (20 rows per column at most) for :func:`arrange_ortho` to place by the panels."""
+    return fig.legend(
+        handles,
+        labels,
+        loc="upper left",
+        bbox_to_anchor=(0.0, 1.0),
+        borderaxespad=0.0,
+        ncols=legend_columns(len(labels)),
+        fontsize=PANEL_FONT - 1,
+        title=title,
+        title_fontsize=PANEL_FONT,
+        frameon=False,
+        handlelength=1.2,
+        columnspacing=0.8,
+        labelspacing=0.3,
+    )
+
+
+def _side_width(side: Legend | Colorbar | None, renderer: RendererBase) -> float:
+    """Inches taken by the legend or the colour bar (ticks and label included)."""
+    if side is None:
+        return 0.0
+    if isinstance(side, Colorbar):
+        return side.ax.get_tightbbox(renderer).width / DPI
+    return _inches(side, renderer)[0]
+
+
+def _band_heights(axes: list[Axes], title: Text, renderer: RendererBase) -> tuple[float, float]:
+    """Inches above the panels (figure title, panel titles) and below them (x labels)."""
+    panel_title = max(_inches(ax.title, renderer)[1] for ax in axes)
+    top = EDGE_INCHES + _inches(title, renderer)[1] + EDGE_INCHES + panel_title
+    top += _PANEL_TITLE_PAD / 72
+    label = max(_inches(ax.xaxis.label, renderer)[1] for ax in axes)
+    bottom = EDGE_INCHES + (label + axes[0].xaxis.labelpad / 72 if label else 0.0)
+    return top, bottom
+
+
+def arrange_ortho(
+    fig: Figure,
+    axes: list[Axes],
+    box: ViewBox,
+    title: Text,
+    side: Legend | Colorbar | None = None,
+) -> None:
+    """Place the title, the three panels and a legend or colour bar so that none overlap.
+
+    The panels keep the aspect of ``box`` and share one height, as large as the figure
+    allows once the title, the panel titles, the x labels and ``side`` have their room; the
+    panels and ``side`` are centred as one row. A colour bar is
+    :data:`COLORBAR_INCHES` wide and :data:`COLORBAR_SHARE` of the panels' height; a legend
+    hangs from the panels' top edge (it must use ``loc="upper left"``).
+
+    Parameters
+    ----------
+    fig : Figure
+        Made by ``new_figure(..., layout=None)``.
+    axes : list of Axes
+        From :func:`add_ortho_axes`.
+    box : ndarray, shape (3, 2)
+        The world box given to :func:`add_ortho_axes`.
+    title : Text
+        The figure title (what ``fig.suptitle`` returned).
+    side : Legend, Colorbar or None
+        Drawn to the right of the panels.
+    """
+    renderer = figure_renderer(fig)
+    width, height = fig.get_size_inches()
+    top, bottom = _band_heights(axes, title, renderer)
+    side_width = _side_width(side, renderer)
+    side_room = side_width + SIDE_GAP_INCHES if side is not None else 0.0
+    aspects = [panel_aspect(box, w) for w in range(3)]
+    free_width = width - 2 * EDGE_INCHES - 2 * PANEL_GAP_INCHES - side_room
+    panel_height = max(min(height - top - bottom, free_width / sum(aspects)), 0.1)
+    row = panel_height * sum(aspects) + 2 * PANEL_GAP_INCHES
+    x = (width - row - side_room) / 2
+    y = bottom + (height - top - bottom - panel_height) / 2
+    for ax, aspect in zip(axes, aspects, strict=True):
+        panel_width = aspect * panel_height
+        ax.set_position((x / width, y / height, panel_width / width, panel_height / height))
+        x += panel_width + PANEL_GAP_INCHES
+    side_x = x - PANEL_GAP_INCHES + SIDE_GAP_INCHES
+    if isinstance(side, Colorbar):
+        bar_height = COLORBAR_SHARE * panel_height
+        bar_y = y + (panel_height - bar_height) / 2
+        side.ax.set_position(
+            (side_x / width, bar_y / height, COLORBAR_INCHES / width, bar_height / height)
+        )
+    elif side is not None:
+        side.set_bbox_to_anchor((side_x / width, (y + panel_height) / height))
+    title.set_y(1 - EDGE_INCHES / height)
+
+
+def add_square_axes(fig: Figure) -> Axes:
+    """One square panel, placed for good by :func:`arrange_square`."""
+    width, height = fig.get_size_inches()
+    side = min(width, height) / 2
+    return fig.add_axes((0.25, 0.25, side / width, side / height))
+
+
+def arrange_square(fig: Figure, ax: Axes, title: Text, colorbar: Colorbar) -> None:
+    """Place a square panel with its tick labels and x label, the title and a colour bar.
+
+    The panel is as large as the figure allows once its labels (measured), the title and
+    the colour bar (:data:`COLORBAR_SHARE` of the panel's height) have their room.
+
+    Parameters
+    ----------
+    fig : Figure
+        Made by ``new_figure(..., layout=None)``.
+    ax : Axes
+        From :func:`add_square_axes`.
+    title : Text
+        The figure title (what ``fig.suptitle`` returned).
+    colorbar : Colorbar
+        From :func:`add_side_colorbar`.
+    """
+    renderer = figure_renderer(fig)
+    width, height = fig.get_size_inches()
+    frame, tight = ax.get_window_extent(renderer), ax.get_tightbbox(renderer)
+    left, below = (frame.x0 - tight.x0) / DPI, (frame.y0 - tight.y0) / DPI
+    right = max(tight.x1 - frame.x1, 0.0) / DPI  # rotated tick labels may overhang
+    side = right + SIDE_GAP_INCHES + _side_width(colorbar, renderer)
+    top = 2 * EDGE_INCHES + _inches(title, renderer)[1]
+    size = min(width - 2 * EDGE_INCHES - left - side, height - top - below - EDGE_INCHES)
+    size = max(size, 0.1)
+    x = (width - left - size - side) / 2 + left
+    y = EDGE_INCHES + below + (height - top - below - EDGE_INCHES - size) / 2
+    ax.set_position((x / width, y / height, size / width, size / height))
+    bar_height = COLORBAR_SHARE * size
+    bar_x, bar_y = x + size + right + SIDE_GAP_INCHES, y + (size - bar_height) / 2
+    colorbar.ax.set_position(
+        (bar_x / width, bar_y / height, COLORBAR_INCHES / width, bar_height / height)
+    )
+    title.set_y(1 - EDGE_INCHES / height)
+
+
+def arrange_grid(fig: Figure, axes: np.ndarray, title: Text) -> None:
+    """Place a grid of panels of equal size under the title, each with room for its labels.
+
+    Each panel's labels, ticks and title are measured once; every column gets the room its
+    widest labels need, every row the room its tallest need, and the panels share what is
+    left.
+
+    Parameters
+    ----------
+    fig : Figure
+        Made by ``new_figure(..., layout=None)``.
+    axes : ndarray of Axes, shape (n_rows, n_columns)
+    title : Text
+        The figure title (what ``fig.suptitle`` returned).
+    """
+    renderer = figure_renderer(fig)
+    width, height = fig.get_size_inches()
+    n_rows, n_columns = axes.shape
+    room = np.zeros((n_rows, n_columns, 4))  # inches left, below, right, above each frame
+    for index, ax in np.ndenumerate(axes):
+        frame, tight = ax.get_window_extent(renderer), ax.get_tightbbox(renderer)
+        room[index] = np.maximum(
+            [frame.x0 - tight.x0, frame.y0 - tight.y0, tight.x1 - frame.x1, tight.y1 - frame.y1],
+            0.0,
+        )
+    room /= DPI
+    left, right = room[..., 0].max(axis=0), room[..., 2].max(axis=0)  # per column
+    below, above = room[..., 1].max(axis=1), room[..., 3].max(axis=1)  # per row
+    top = 2 * EDGE_INCHES + _inches(title, renderer)[1]
+    gap = PANEL_GAP_INCHES
+    panel_width = width - 2 * EDGE_INCHES - (n_columns - 1) * gap - left.sum() - right.sum()
+    panel_height = height - top - EDGE_INCHES - (n_rows - 1) * gap - below.sum() - above.sum()
+    panel_width, panel_height = max(panel_width / n_columns, 0.1), max(panel_height / n_rows, 0.1)
+    y = height - top
+    for row in range(n_rows):
+        y -= above[row] + panel_height
+        x = EDGE_INCHES
+        for column in range(n_columns):
+            x += left[column]
+            rect = (x / width, y / height, panel_width / width, panel_height / height)
+            axes[row, column].set_position(rect)
+            x += panel_width + right[column] + gap
+        y -= below[row] + gap
+    title.set_y(1 - EDGE_INCHES / height)
 
 
 def _add_left_right(ax: Axes) -> None:

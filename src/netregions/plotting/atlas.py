@@ -14,11 +14,12 @@ from netregions.plotting._draw import (
     ORTHO_SIZE,
     PANEL_FONT,
     add_ortho_axes,
+    add_side_legend,
     annotate_cut,
+    arrange_ortho,
     background_range,
     draw_background,
     draw_filled_contours,
-    legend_columns,
     new_figure,
     save_figure,
     union_box,
@@ -72,9 +73,10 @@ def draw_atlas(
     n_maps = maps.data.shape[3]
     if len(labels) != n_maps:
         raise ValueError(f"{len(labels)} labels for {n_maps} maps")
-    fig = new_figure(ORTHO_SIZE)
+    fig = new_figure(ORTHO_SIZE, layout=None)
     grids = [maps.grid] if background is None else [background.grid, maps.grid]
-    axes = add_ortho_axes(fig, union_box(grids))
+    box = union_box(grids)
+    axes = add_ortho_axes(fig, box)
     if n_maps:
         levels = atlas_contour_levels(maps.data)
         coords = find_overview_cut_coords(maps.data, maps.affine, levels)
@@ -89,22 +91,11 @@ def draw_atlas(
         if n_maps:
             draw_filled_contours(ax, maps, w, coords[w], levels, colours, CONTOUR_ALPHA)
         annotate_cut(ax, w, coords[w])
-    fig.suptitle(title, fontsize=PANEL_FONT + 4)
+    legend = None
     if n_maps:
         handles = [Patch(facecolor=c, alpha=CONTOUR_ALPHA, edgecolor="none") for c in colours]
-        fig.legend(
-            handles,
-            labels,
-            loc="outside right upper",
-            ncols=legend_columns(n_maps),
-            fontsize=PANEL_FONT - 1,
-            title=legend_title,
-            title_fontsize=PANEL_FONT,
-            frameon=False,
-            handlelength=1.2,
-            columnspacing=0.8,
-            labelspacing=0.3,
-        )
+        legend = add_side_legend(fig, handles, labels, legend_title)
+    arrange_ortho(fig, axes, box, fig.suptitle(title, fontsize=PANEL_FONT + 4), legend)
     return fig
 
 

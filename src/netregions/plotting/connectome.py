@@ -19,6 +19,10 @@ from netregions.plotting._draw import (
     ORTHO_SIZE,
     PANEL_FONT,
     add_ortho_axes,
+    add_side_colorbar,
+    add_square_axes,
+    arrange_ortho,
+    arrange_square,
     new_figure,
     save_figure,
 )
@@ -180,8 +184,8 @@ def draw_matrix(matrix: np.ndarray, table: RegionsTable, title: str) -> Figure:
     Figure
     """
     n = matrix.shape[0]
-    fig = new_figure(MATRIX_SIZE)
-    ax = fig.add_subplot()
+    fig = new_figure(MATRIX_SIZE, layout=None)
+    ax = add_square_axes(fig)
     image = ax.imshow(
         matrix, cmap="RdBu_r", vmin=-1.0, vmax=1.0, aspect="equal", interpolation="nearest"
     )
@@ -196,11 +200,10 @@ def draw_matrix(matrix: np.ndarray, table: RegionsTable, title: str) -> Figure:
         for edge in _component_boundaries(table.component):
             ax.axhline(edge, color="0.2", linewidth=0.6)
             ax.axvline(edge, color="0.2", linewidth=0.6)
-    colorbar = fig.colorbar(image, ax=ax, shrink=0.8, fraction=0.05, pad=0.02)
-    colorbar.ax.tick_params(labelsize=PANEL_FONT)
     note = f" (one label in {step})" if step > 1 else ""
     ax.set_xlabel(f"region (N = network, R = region id){note}", fontsize=PANEL_FONT)
-    fig.suptitle(title, fontsize=PANEL_FONT + 4)
+    colorbar = add_side_colorbar(fig, image)
+    arrange_square(fig, ax, fig.suptitle(title, fontsize=PANEL_FONT + 4), colorbar)
     return fig
 
 
@@ -344,27 +347,22 @@ def draw_connectome(
     """
     edges = select_edges(matrix, edge_threshold)
     centres = table.centres
-    fig = new_figure(ORTHO_SIZE)
-    axes = add_ortho_axes(fig, _glass_box(mask, centres), projection=True)
+    fig = new_figure(ORTHO_SIZE, layout=None)
+    box = _glass_box(mask, centres)
+    axes = add_ortho_axes(fig, box, projection=True)
     strongest = float(np.max(np.abs(edges.values))) if edges.values.size else 1.0
     norm = Normalize(-strongest, strongest)
     node_colours = colormaps["Set2"](np.linspace(0.0, 1.0, len(centres)))
     nodes = {"s": NODE_SIZE, "c": node_colours, "edgecolors": "0.2"}
     _draw_glass_panels(axes, mask, centres, (edges.rows, edges.cols, edges.values), norm, nodes)
-    colorbar = fig.colorbar(
-        ScalarMappable(norm=norm, cmap=colormaps["RdBu_r"]),
-        ax=axes,
-        shrink=0.8,
-        fraction=0.02,
-        pad=0.01,
-    )
-    colorbar.ax.tick_params(labelsize=PANEL_FONT)
+    colorbar = add_side_colorbar(fig, ScalarMappable(norm=norm, cmap=colormaps["RdBu_r"]))
     colorbar.set_label("edge value", fontsize=PANEL_FONT)
     subtitle = (
         f"{edges.values.size} edges with |value| \u2265 {edges.cutoff:.3g} "
         f"(threshold {edge_threshold})"
     )
-    fig.suptitle(f"{title}\n{subtitle}", fontsize=PANEL_FONT + 3)
+    title_text = fig.suptitle(f"{title}\n{subtitle}", fontsize=PANEL_FONT + 3)
+    arrange_ortho(fig, axes, box, title_text, colorbar)
     return fig, edges
 
 

@@ -15,12 +15,14 @@ from netregions.plotting._draw import (
     ORTHO_SIZE,
     PANEL_FONT,
     add_ortho_axes,
+    add_side_colorbar,
+    add_side_legend,
     annotate_cut,
+    arrange_ortho,
     background_range,
     draw_background,
     draw_cross,
     draw_overlay,
-    legend_columns,
     new_figure,
     save_figure,
     union_box,
@@ -68,10 +70,12 @@ def check_network_index(network: int, n_components: int) -> int:
     return network
 
 
-def _ortho_figure(maps: Layer, background: Layer | None) -> tuple[Figure, list[Axes]]:
-    fig = new_figure(ORTHO_SIZE)
+def _ortho_figure(maps: Layer, background: Layer | None) -> tuple[Figure, list[Axes], np.ndarray]:
+    """Figure, panels and shown world box (for :func:`arrange_ortho`)."""
+    fig = new_figure(ORTHO_SIZE, layout=None)
     grids = [maps.grid] if background is None else [background.grid, maps.grid]
-    return fig, add_ortho_axes(fig, union_box(grids))
+    box = union_box(grids)
+    return fig, add_ortho_axes(fig, box), box
 
 
 def _decorate(axes: list[Axes], background: Layer | None, coords: Sequence[float]) -> None:
@@ -102,7 +106,7 @@ def draw_network_map(
     -------
     Figure
     """
-    fig, axes = _ortho_figure(network_map, background)
+    fig, axes, box = _ortho_figure(network_map, background)
     _decorate(axes, background, coords)
     peak = float(np.max(np.abs(network_map.data))) or 1.0
     image = None
@@ -120,10 +124,8 @@ def draw_network_map(
             interpolation="nearest",
             zorder=2,
         )
-    if image is not None:
-        colorbar = fig.colorbar(image, ax=axes, shrink=0.8, fraction=0.02, pad=0.01)
-        colorbar.ax.tick_params(labelsize=PANEL_FONT)
-    fig.suptitle(title, fontsize=PANEL_FONT + 4)
+    colorbar = add_side_colorbar(fig, image) if image is not None else None
+    arrange_ortho(fig, axes, box, fig.suptitle(title, fontsize=PANEL_FONT + 4), colorbar)
     return fig
 
 
@@ -174,25 +176,16 @@ def draw_network_regions(
     -------
     Figure
     """
-    fig, axes = _ortho_figure(regions, background)
+    fig, axes, box = _ortho_figure(regions, background)
     _decorate(axes, background, coords)
     n_regions = regions.data.shape[3]
     colours = region_colours(n_regions)
+    legend = None
     if n_regions:
         for w, ax in enumerate(axes):
             draw_overlay(ax, regions, w, coords[w], _regions_rgba(colours))
-        fig.legend(
-            [Patch(facecolor=c) for c in colours],
-            labels,
-            loc="outside right upper",
-            ncols=legend_columns(n_regions),
-            fontsize=PANEL_FONT - 1,
-            title="regions",
-            title_fontsize=PANEL_FONT,
-            frameon=False,
-            handlelength=1.2,
-        )
-    fig.suptitle(title, fontsize=PANEL_FONT + 4)
+        legend = add_side_legend(fig, [Patch(facecolor=c) for c in colours], labels, "regions")
+    arrange_ortho(fig, axes, box, fig.suptitle(title, fontsize=PANEL_FONT + 4), legend)
     return fig
 
 

@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from netregions.plotting._draw import PANEL_FONT, new_figure
+from netregions.plotting._draw import PANEL_FONT, arrange_grid, new_figure
 
 __all__ = [
     "MAX_TRACE_RUNS",
@@ -689,7 +689,7 @@ def draw_qcfc(
     limit = max(0.2, 1.1 * float(np.max(np.abs(every)))) if every.size else 1.0
     limit = min(limit, 1.0)
     n_rows = 1 if edge_distances is None else 2
-    fig = new_figure((max(7.0, 3.8 * len(kinds)), 0.7 + 3.4 * n_rows))
+    fig = new_figure((max(7.0, 3.8 * len(kinds)), 0.7 + 3.4 * n_rows), layout=None)
     axes = fig.subplots(n_rows, len(kinds), squeeze=False)
     for column, kind in enumerate(kinds):
         axes[0, column].set_title(kind, fontsize=_FONT + 1)
@@ -699,11 +699,12 @@ def draw_qcfc(
             if rho is None:
                 rho = _spearman_rho(edge_distances, values[kind])
             _draw_qcfc_distance(axes[1, column], values[kind], edge_distances, limit, rho)
-    fig.suptitle(
+    title = fig.suptitle(
         "QC-FC: edge-wise correlation of connectivity with mean FD across subjects\n"
         "(closer to 0 is better; distance dependence: \u03c1 near 0 is better)",
         fontsize=_FONT + 2,
     )
+    arrange_grid(fig, axes, title)
     return fig
 
 
