@@ -53,6 +53,9 @@ Cases (``--case``), each run in full by one invocation:
     seconds per subject, overall and between consecutive sizes (constant if the planning
     grows linearly).
 
+Every timed run (ours, Snakemake alone, the reference) starts after ``os.sync()``: no
+write-back of an earlier step's files falls into it.
+
 ``--reference`` (dev, 2mm) runs nilearn's example (DictLearning + RegionExtractor +
 ConnectivityMeasure on the same files and confounds, no plots) in ``.venv-nilearn`` once per
 repeat, next to that repeat's cold run, alternately before and after it (the machine's speed
@@ -102,6 +105,7 @@ DEV_TIMINGS = (
     "threshold_rerun_s",
     "floor_s",
     "floor_noop_s",
+    "writeback_s",
     "snakemake_peak_mb",
 )
 # script jobs report their process's peak RSS; run: jobs share the Snakemake process
@@ -111,13 +115,24 @@ MB = 1e6
 # ----------------------------------------------------------------------------- running
 
 
+def settle_disk() -> None:
+    """Write every pending file to disk before a timed run (not timed).
+
+    Files written by the previous step (the dataset, a cold run's 0.4 GB of ``work/``) stay
+    in the page cache and are written back about 30 s later, which would slow whichever
+    run is being timed then; see docs/performance.md.
+    """
+    os.sync()
+
+
 def run_snakemake(workdir: Path, *args: str) -> tuple[float, str, float]:
-    """Run the workflow in ``workdir`` with ``--cores 2``.
+    """Run the workflow in ``workdir`` with ``--cores 2``, from a settled disk.
 
     Returns its wall time (s), its output and the peak RSS (MB) of the Snakemake process,
     which runs the ``run:`` jobs as threads (the largest of it and the script jobs' processes).
     """
     cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]
+    settle_disk()
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out:
         process = subprocess.Popen(
@@ -160,6 +175,7 @@ def snakemake_floor(folder: Path) -> tuple[float, float]:
     cmd += ["--cores", CORES, "--force-use-threads", "--quiet"]
     times = []
     for _ in range(2):
+        settle_disk()
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         times.append(time.perf_counter() - start)
@@ -309,8 +325,11 @@ def cold_run(workdir: Path, results: str) -> dict:
     """A cold run into a fresh ``results`` folder: its wall time, jobs and disk use."""
     shutil.rmtree(workdir / results, ignore_errors=True)
     cold_s, _, peak_mb = run_snakemake(workdir, "--config", f"results_dir={results}")
+    start = time.perf_counter()
+    settle_disk()  # what the system still has to write after the run, reported apart
     return {
         "cold_s": cold_s,
+        "writeback_s": time.perf_counter() - start,
         "snakemake_peak_mb": peak_mb,
         "jobs": job_records(workdir / results),
         "work_bytes": tree_bytes(workdir / results / "work"),
@@ -444,6 +463,7 @@ def reference_inputs(
 def reference_once(funcs: str, confounds: str, settings: str) -> dict:
     """One run of nilearn's example pipeline (no plots) in ``.venv-nilearn``: its times."""
     cmd = [str(NILEARN_PYTHON), "-c", REFERENCE, funcs, confounds, settings]
+    settle_disk()
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode:
         sys.exit(f"the nilearn reference failed:\n{result.stderr[-3000:]}")
@@ -596,6 +616,7 @@ def print_dev(label: str, summary: dict, reference: dict | None) -> None:
     print(f"| rerun after regions.threshold change | {summary['threshold_rerun_s']:.1f} |")
     print(f"| Snakemake alone: one empty job | {summary['floor_s']:.2f} |")
     print(f"| Snakemake alone: no-op | {summary['floor_noop_s']:.2f} |")
+    print(f"| (writing the cold run's files to disk after it) | {summary['writeback_s']:.2f} |")
     print(f"| (peak RSS of the Snakemake process, cold) | {summary['snakemake_peak_mb']:.0f} MB |")
     if reference:
         print(f"| nilearn reference | {reference['total_s']:.1f} |")
