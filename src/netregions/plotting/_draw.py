@@ -35,12 +35,12 @@ __all__ = [
     "PNG_COMPRESS_LEVEL",
     "ViewBox",
     "add_ortho_axes",
-    "add_square_axes",
-    "arrange_grid",
-    "arrange_square",
     "add_side_colorbar",
     "add_side_legend",
+    "add_square_axes",
+    "arrange_grid",
     "arrange_ortho",
+    "arrange_square",
     "draw_background",
     "draw_filled_contours",
     "new_figure",
@@ -83,7 +83,8 @@ ViewBox = np.ndarray  # shape (3, 2): (low, high) mm per world axis
 def new_figure(size: tuple[float, float], *, layout: str | None = "constrained") -> Figure:
     """A white figure, by default with constrained layout (titles and labels unclipped).
 
-    The three-panel figures pass ``layout=None`` and are placed by :func:`arrange_ortho`.
+    The figures redrawn after every change of the regions pass ``layout=None`` and are placed
+    by :func:`arrange_ortho`, :func:`arrange_square` or :func:`arrange_grid`.
     """
     return Figure(figsize=size, dpi=DPI, layout=layout, facecolor="white")
 
@@ -207,11 +208,26 @@ def _side_width(side: Legend | Colorbar | None, renderer: RendererBase) -> float
     return _inches(side, renderer)[0]
 
 
+def _place_title(title: Text, renderer: RendererBase) -> float:
+    """Put the figure title at the top edge; return the inches it takes, margins included."""
+    title.set_y(1 - EDGE_INCHES / title.figure.get_size_inches()[1])
+    return 2 * EDGE_INCHES + _inches(title, renderer)[1]
+
+
+def _place_colorbar(colorbar: Colorbar, x: float, y: float, panel_height: float) -> None:
+    """Colour bar at ``x`` (inches), centred on a panel spanning ``y`` to ``y + panel_height``."""
+    width, height = colorbar.ax.figure.get_size_inches()
+    bar_height = COLORBAR_SHARE * panel_height
+    bar_y = y + (panel_height - bar_height) / 2
+    colorbar.ax.set_position(
+        (x / width, bar_y / height, COLORBAR_INCHES / width, bar_height / height)
+    )
+
+
 def _band_heights(axes: list[Axes], title: Text, renderer: RendererBase) -> tuple[float, float]:
     """Inches above the panels (figure title, panel titles) and below them (x labels)."""
     panel_title = max(_inches(ax.title, renderer)[1] for ax in axes)
-    top = EDGE_INCHES + _inches(title, renderer)[1] + EDGE_INCHES + panel_title
-    top += _PANEL_TITLE_PAD / 72
+    top = _place_title(title, renderer) + panel_title + _PANEL_TITLE_PAD / 72
     label = max(_inches(ax.xaxis.label, renderer)[1] for ax in axes)
     bottom = EDGE_INCHES + (label + axes[0].xaxis.labelpad / 72 if label else 0.0)
     return top, bottom
@@ -262,14 +278,9 @@ def arrange_ortho(
         x += panel_width + PANEL_GAP_INCHES
     side_x = x - PANEL_GAP_INCHES + SIDE_GAP_INCHES
     if isinstance(side, Colorbar):
-        bar_height = COLORBAR_SHARE * panel_height
-        bar_y = y + (panel_height - bar_height) / 2
-        side.ax.set_position(
-            (side_x / width, bar_y / height, COLORBAR_INCHES / width, bar_height / height)
-        )
+        _place_colorbar(side, side_x, y, panel_height)
     elif side is not None:
         side.set_bbox_to_anchor((side_x / width, (y + panel_height) / height))
-    title.set_y(1 - EDGE_INCHES / height)
 
 
 def add_square_axes(fig: Figure) -> Axes:
@@ -302,18 +313,13 @@ def arrange_square(fig: Figure, ax: Axes, title: Text, colorbar: Colorbar) -> No
     left, below = (frame.x0 - tight.x0) / DPI, (frame.y0 - tight.y0) / DPI
     right = max(tight.x1 - frame.x1, 0.0) / DPI  # rotated tick labels may overhang
     side = right + SIDE_GAP_INCHES + _side_width(colorbar, renderer)
-    top = 2 * EDGE_INCHES + _inches(title, renderer)[1]
+    top = _place_title(title, renderer)
     size = min(width - 2 * EDGE_INCHES - left - side, height - top - below - EDGE_INCHES)
     size = max(size, 0.1)
     x = (width - left - size - side) / 2 + left
     y = EDGE_INCHES + below + (height - top - below - EDGE_INCHES - size) / 2
     ax.set_position((x / width, y / height, size / width, size / height))
-    bar_height = COLORBAR_SHARE * size
-    bar_x, bar_y = x + size + right + SIDE_GAP_INCHES, y + (size - bar_height) / 2
-    colorbar.ax.set_position(
-        (bar_x / width, bar_y / height, COLORBAR_INCHES / width, bar_height / height)
-    )
-    title.set_y(1 - EDGE_INCHES / height)
+    _place_colorbar(colorbar, x + size + right + SIDE_GAP_INCHES, y, size)
 
 
 def arrange_grid(fig: Figure, axes: np.ndarray, title: Text) -> None:
@@ -344,7 +350,7 @@ def arrange_grid(fig: Figure, axes: np.ndarray, title: Text) -> None:
     room /= DPI
     left, right = room[..., 0].max(axis=0), room[..., 2].max(axis=0)  # per column
     below, above = room[..., 1].max(axis=1), room[..., 3].max(axis=1)  # per row
-    top = 2 * EDGE_INCHES + _inches(title, renderer)[1]
+    top = _place_title(title, renderer)
     gap = PANEL_GAP_INCHES
     panel_width = width - 2 * EDGE_INCHES - (n_columns - 1) * gap - left.sum() - right.sum()
     panel_height = height - top - EDGE_INCHES - (n_rows - 1) * gap - below.sum() - above.sum()
@@ -359,7 +365,6 @@ def arrange_grid(fig: Figure, axes: np.ndarray, title: Text) -> None:
             axes[row, column].set_position(rect)
             x += panel_width + right[column] + gap
         y -= below[row] + gap
-    title.set_y(1 - EDGE_INCHES / height)
 
 
 def _add_left_right(ax: Axes) -> None:
