@@ -224,6 +224,16 @@ def _place_colorbar(colorbar: Colorbar, x: float, y: float, panel_height: float)
     )
 
 
+def _label_room(ax: Axes, renderer: RendererBase) -> np.ndarray:
+    """Inches the labels and title of a panel take beyond its frame: left, below, right, above.
+
+    0 on a side they do not reach past the frame.
+    """
+    frame, tight = ax.get_window_extent(renderer), ax.get_tightbbox(renderer)
+    room = [frame.x0 - tight.x0, frame.y0 - tight.y0, tight.x1 - frame.x1, tight.y1 - frame.y1]
+    return np.maximum(room, 0.0) / DPI
+
+
 def _band_heights(axes: list[Axes], title: Text, renderer: RendererBase) -> tuple[float, float]:
     """Inches above the panels (figure title, panel titles) and below them (x labels)."""
     panel_title = max(_inches(ax.title, renderer)[1] for ax in axes)
@@ -309,9 +319,7 @@ def arrange_square(fig: Figure, ax: Axes, title: Text, colorbar: Colorbar) -> No
     """
     renderer = figure_renderer(fig)
     width, height = fig.get_size_inches()
-    frame, tight = ax.get_window_extent(renderer), ax.get_tightbbox(renderer)
-    left, below = (frame.x0 - tight.x0) / DPI, (frame.y0 - tight.y0) / DPI
-    right = max(tight.x1 - frame.x1, 0.0) / DPI  # rotated tick labels may overhang
+    left, below, right, _ = _label_room(ax, renderer)  # rotated tick labels may overhang right
     side = right + SIDE_GAP_INCHES + _side_width(colorbar, renderer)
     top = _place_title(title, renderer)
     size = min(width - 2 * EDGE_INCHES - left - side, height - top - below - EDGE_INCHES)
@@ -342,12 +350,7 @@ def arrange_grid(fig: Figure, axes: np.ndarray, title: Text) -> None:
     n_rows, n_columns = axes.shape
     room = np.zeros((n_rows, n_columns, 4))  # inches left, below, right, above each frame
     for index, ax in np.ndenumerate(axes):
-        frame, tight = ax.get_window_extent(renderer), ax.get_tightbbox(renderer)
-        room[index] = np.maximum(
-            [frame.x0 - tight.x0, frame.y0 - tight.y0, tight.x1 - frame.x1, tight.y1 - frame.y1],
-            0.0,
-        )
-    room /= DPI
+        room[index] = _label_room(ax, renderer)
     left, right = room[..., 0].max(axis=0), room[..., 2].max(axis=0)  # per column
     below, above = room[..., 1].max(axis=1), room[..., 3].max(axis=1)  # per row
     top = _place_title(title, renderer)
