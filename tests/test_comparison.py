@@ -251,6 +251,34 @@ def test_fdr_bh_matches_scipy(rng):
     np.testing.assert_allclose(cmp.fdr_bh(square).ravel(), stats.false_discovery_control(p[:196]))
 
 
+def step_up_reference(p, alpha):
+    """The BH rule as stated: largest k with p_(k) <= k alpha / m, the k smallest rejected."""
+    order = np.argsort(p)
+    m = len(p)
+    passing = np.flatnonzero(np.sort(p) <= np.arange(1, m + 1) * alpha / m)
+    rejected = np.zeros(m, dtype=bool)
+    if passing.size:
+        rejected[order[: passing[-1] + 1]] = True
+    return rejected
+
+
+def test_fdr_reject_worked_example_rejects_at_the_bound():
+    # 0.03 and 0.04 both sit at q = 0.05 (one rounds to 0.0499..., the other to 0.05)
+    p = np.array([0.01, 0.04, 0.03, 0.005, 0.2])
+    expected = [True, True, True, True, False]  # p_(4) = 0.04 <= 4 * 0.05 / 5
+    np.testing.assert_array_equal(cmp.fdr_reject(p, 0.05), expected)
+    np.testing.assert_array_equal(step_up_reference(p, 0.05), expected)
+    assert cmp.fdr_reject([0.05], 0.05).tolist() == [True]
+    assert cmp.fdr_reject([0.0500001], 0.05).tolist() == [False]
+    np.testing.assert_array_equal(cmp.fdr_reject([0.01, np.nan], 0.05), [True, False])
+
+
+def test_fdr_reject_matches_the_step_up_rule(rng):
+    for alpha in (0.01, 0.05, 0.2):
+        p = rng.uniform(size=300) ** 4
+        np.testing.assert_array_equal(cmp.fdr_reject(p, alpha), step_up_reference(p, alpha))
+
+
 def test_fdr_bh_leaves_nan_out():
     q = cmp.fdr_bh([0.01, np.nan, 0.04])
     np.testing.assert_allclose(q, [0.02, np.nan, 0.04])
@@ -281,7 +309,7 @@ def test_edge_differences_welch_on_raw_values(rng):
         assert result["p"][k] == pytest.approx(p, rel=1e-8)
         assert result["mean_x"][k] == pytest.approx(matrices[:4, i, j].mean())
     np.testing.assert_allclose(result["q"], stats.false_discovery_control(result["p"]))
-    np.testing.assert_array_equal(result["significant"], result["q"] < 0.05)
+    np.testing.assert_array_equal(result["significant"], result["q"] <= 0.05)
 
 
 def test_edge_differences_tests_correlations_in_fisher_z(rng):

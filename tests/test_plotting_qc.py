@@ -214,7 +214,7 @@ def test_qcfc_histogram_counts_every_edge_and_reports_the_median(tmp_path):
     legend = "\n".join(t.get_text() for t in correlation.get_legend().get_texts())
     assert "median |QC-FC| = 0.175" in legend  # (0.15 + 0.2) / 2
     assert "p < 0.05: 12.5 % of edges" in legend
-    assert "FDR q < 0.05: 0.0 %" in legend
+    assert "FDR q ≤ 0.05: 0.0 %" in legend
     tangent_legend = "\n".join(t.get_text() for t in tangent.get_legend().get_texts())
     assert "median |QC-FC| = 0.087" in tangent_legend and "p < 0.05" not in tangent_legend
     assert correlation.get_title() == "correlation"

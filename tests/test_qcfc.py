@@ -111,6 +111,12 @@ def test_qcfc_summary_worked_example():
     assert with_distances["distance_dependence"] == pytest.approx(0.8)  # ranks 2,1,3,4 vs 1,2,3,4
 
 
+def test_qcfc_summary_counts_fdr_rejections_at_the_bound():
+    # BH at 0.05 rejects the 4 smallest (p_(4) = 0.04 <= 4 * 0.05 / 5), two of them at q = 0.05
+    p = np.array([0.01, 0.04, 0.03, 0.005, 0.2])
+    assert qcfc_summary(np.full(5, 0.3), p)["pct_fdr05"] == pytest.approx(80.0)
+
+
 def test_edge_distances_follow_the_vectorisation_order():
     coords = np.array([[0.0, 0.0, 0.0], [3.0, 4.0, 0.0], [0.0, 0.0, 12.0]])
     np.testing.assert_allclose(edge_distances(coords), [5.0, 12.0, 13.0])

@@ -46,6 +46,7 @@ __all__ = [
     "classify",
     "edge_differences",
     "fdr_bh",
+    "fdr_reject",
     "subject_matrices",
     "sym_matrix_to_vec",
     "vec_to_sym_matrix",
@@ -654,7 +655,8 @@ def fdr_bh(p: np.ndarray | Sequence[float]) -> np.ndarray:
     -------
     ndarray, float64
         Same shape: ``q_(i) = min over j >= i of min(1, m p_(j) / j)`` with the p-values
-        sorted ascending. Rejecting ``q < alpha`` is the BH procedure at level alpha.
+        sorted ascending. Rejecting ``q <= alpha`` is the BH procedure at level alpha
+        (:func:`fdr_reject`).
 
     Raises
     ------
@@ -675,6 +677,29 @@ def fdr_bh(p: np.ndarray | Sequence[float]) -> np.ndarray:
     q = np.full(p.shape, np.nan)
     q[finite] = q_finite
     return q
+
+
+def fdr_reject(p: np.ndarray | Sequence[float], alpha: float = 0.05) -> np.ndarray:
+    """Which hypotheses the Benjamini-Hochberg procedure rejects at FDR level ``alpha``.
+
+    The largest k with ``p_(k) <= k alpha / m`` (p-values sorted ascending), and the k smallest
+    p-values rejected; the same as ``fdr_bh(p) <= alpha``. The inequality is not strict: a
+    p-value exactly at its bound is rejected, whatever the rounding of its q-value.
+
+    Parameters
+    ----------
+    p : array-like, any shape
+        p-values in [0, 1]; NaN entries are left out of ``m`` and never rejected.
+    alpha : float, default=0.05
+        FDR level.
+
+    Returns
+    -------
+    ndarray of bool
+        Same shape as ``p``.
+    """
+    q = fdr_bh(p)
+    return np.where(np.isnan(q), False, q <= alpha)
 
 
 def edge_differences(
@@ -710,7 +735,7 @@ def edge_differences(
         ``"mean_<b>"``: group means in the kind's units (Fisher-z means back-transformed to r
         for correlations); ``"t"``: Welch's t of ``b`` minus ``a`` (positive when group ``b``
         is higher); ``"p"``: two-sided p-value; ``"q"``: :func:`fdr_bh` over all edges;
-        ``"significant"``: ``q < alpha``.
+        ``"significant"``: :func:`fdr_reject` at ``alpha``.
 
     Raises
     ------
@@ -739,7 +764,7 @@ def edge_differences(
     for g, group_values in zip(groups, (a, b), strict=True):
         mean = group_values.mean(axis=0)
         result[f"mean_{g}"] = inverse_fisher_z(mean) if correlations else mean
-    result.update(t=test.statistic, p=test.pvalue, q=q, significant=q < alpha)
+    result.update(t=test.statistic, p=test.pvalue, q=q, significant=fdr_reject(test.pvalue, alpha))
     return result
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from netregions.comparison import fdr_bh
+from netregions.comparison import fdr_reject
 
 __all__ = ["distance_dependence", "edge_distances", "qcfc", "qcfc_summary"]
 
@@ -199,7 +199,7 @@ def qcfc_summary(
     dict
         ``median_abs_qcfc``: median of |r| (lower is better); ``pct_p05``: % of edges with
         p < 0.05, uncorrected (about 5 when connectivity does not track motion); ``pct_fdr05``:
-        % of edges with Benjamini-Hochberg q < 0.05; ``distance_dependence``:
+        % of edges that Benjamini-Hochberg rejects at FDR 0.05 (q <= 0.05); ``distance_dependence``:
         :func:`distance_dependence`, or None without ``distances``. NaN for no valid edge.
     """
     r = np.asarray(r, dtype=np.float64).ravel()
@@ -212,7 +212,7 @@ def qcfc_summary(
         summary = {
             "median_abs_qcfc": float(np.median(np.abs(r[valid]))),
             "pct_p05": float(100.0 * np.mean(p[valid] < QCFC_ALPHA)),
-            "pct_fdr05": float(100.0 * np.mean(fdr_bh(p[valid]) < QCFC_ALPHA)),
+            "pct_fdr05": float(100.0 * np.mean(fdr_reject(p[valid], QCFC_ALPHA))),
         }
     summary["distance_dependence"] = (
         None if distances is None else distance_dependence(r, distances)

@@ -559,7 +559,7 @@ def _qcfc_legend(ax: Axes, values: np.ndarray, n_edges: int, summary: dict[str, 
     if "percent_significant" in summary:
         lines.append(f"p < 0.05: {summary['percent_significant']:.1f} % of edges")
     if "percent_significant_fdr" in summary:
-        lines.append(f"FDR q < 0.05: {summary['percent_significant_fdr']:.1f} %")
+        lines.append(f"FDR q ≤ 0.05: {summary['percent_significant_fdr']:.1f} %")
     finite_note = f" of {n_edges}" if values.size != n_edges else ""
     lines.append(f"{values.size}{finite_note} edges")
     handles = [Patch(facecolor="none", edgecolor="none", label=text) for text in lines]

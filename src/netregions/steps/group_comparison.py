@@ -123,7 +123,7 @@ def group_comparison(
         sizes, the subjects left out and the cross-validation settings.
     edges : sequence of path-like
         Output TSVs, one per kind (order of ``kinds``): every edge with both groups' means,
-        Welch's t, its p-value, the Benjamini-Hochberg q and ``significant`` (q < alpha).
+        Welch's t, its p-value, the Benjamini-Hochberg q and ``significant`` (q <= alpha).
     figure, edge_figures : path-like
         Outputs: the accuracies, and per kind the significant edges on the glass brain.
     column : str
