@@ -112,6 +112,17 @@ def test_remove_confounds_length_mismatch(rng):
         remove_confounds(rng.standard_normal((10, 2)), rng.standard_normal((9, 1)))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_confounds_are_refused_by_column_and_row(rng, bad):
+    confounds = rng.standard_normal((30, 3))
+    confounds[4, 1] = bad
+    confounds[9, 1] = bad
+    with pytest.raises(
+        ValueError, match=r"2 NaN or infinite value\(s\), in column\(s\) \[1\] .* row 4"
+    ):
+        clean(rng.standard_normal((30, 2)), confounds=confounds)
+
+
 def test_unstandardized_confounds_scaled_by_max(rng):
     confounds = rng.standard_normal((50, 2)) * 100
     signals = rng.standard_normal((50, 3))
@@ -241,7 +252,7 @@ def test_filter_parameter_errors(rng, kwargs, match):
 
 
 def test_too_short_series_for_the_filter(rng):
-    with pytest.raises(ValueError, match="series of 10 samples is too short"):
+    with pytest.raises(ValueError, match="series of 10 samples is shorter than the filter"):
         clean(rng.standard_normal((10, 2)), t_r=2.0, high_pass=0.01, low_pass=0.1)
 
 
@@ -443,6 +454,26 @@ def test_region_signals_rank_deficient_gives_minimum_norm(rng):
     expected = np.linalg.pinv(maps) @ series.T
     np.testing.assert_allclose(got, expected.T, atol=1e-10)
     np.testing.assert_allclose(got[:, 0], got[:, 1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("seed", range(6))
+def test_region_signals_nearly_collinear_maps_give_minimum_norm(seed, dtype):
+    # a map that is a mix of two overlapping others: the Gram matrix is singular up to
+    # float64 round-off, which an eigenvalue cut-off at eps(float64) cannot tell from signal
+    rng = np.random.default_rng(seed)
+    maps = np.zeros((300, 4))
+    maps[:100, 0] = rng.uniform(0.3, 1, 100)
+    maps[60:200, 1] = rng.uniform(0.3, 1, 140)
+    maps[:, 2] = 0.7 * maps[:, 0] + 0.3 * maps[:, 1]
+    maps[220:290, 3] = rng.uniform(0.3, 1, 70)
+    maps = maps.astype(dtype)
+    series = rng.standard_normal((20, 300)).astype(dtype)
+    maps64, series64 = maps.astype(np.float64), series.astype(np.float64)
+    expected = (np.linalg.pinv(maps64, rcond=np.finfo(dtype).eps) @ series64.T).T
+    got = region_signals(series, maps)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, expected, atol=1e-9 if dtype == np.float64 else 2e-5)
 
 
 def test_region_signals_recover_planted_signals_exactly(rng):

@@ -40,6 +40,7 @@ __all__ = [
     "framewise_displacement",
     "load_design",
     "read_confounds_table",
+    "residual_dimensions",
 ]
 
 #: Motion parameters in fMRIPrep's names: translations (mm), then rotations (radians).
@@ -746,3 +747,32 @@ def load_design(
         std_dvars_threshold=std_dvars_threshold,
         run=run,
     )
+
+
+#: Fewest dimensions a run's cleaned series may keep for its connectomes: with one left, every
+#: correlation is +1 or -1.
+MIN_RESIDUAL_DIMENSIONS = 2
+
+
+def residual_dimensions(n_kept: int, n_confounds: int, detrend: bool = False) -> int:
+    """Dimensions left in a run's cleaned series, on which its connectomes are estimated.
+
+    Each confound column takes one; the mean one more (the z-scored confounds are centred, so
+    they do not remove it, but the standardisation and every connectivity estimate do); a
+    linear trend one more when detrending.
+
+    Parameters
+    ----------
+    n_kept : int
+        Volumes kept (after dummy volumes and censoring).
+    n_confounds : int
+        Confound columns regressed out.
+    detrend : bool, default=False
+        Whether a linear trend is removed as well.
+
+    Returns
+    -------
+    int
+        May be zero or negative: nothing is left.
+    """
+    return int(n_kept) - int(n_confounds) - 1 - int(bool(detrend))

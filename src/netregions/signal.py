@@ -268,7 +268,8 @@ def _filter(signals: np.ndarray, sos: np.ndarray) -> np.ndarray:
         filtered = sosfiltfilt(sos, signals, axis=0, padtype="odd")
     except ValueError as exc:
         raise ValueError(
-            f"Butterworth filter: a series of {signals.shape[0]} samples is too short ({exc})"
+            f"Butterworth filter: a series of {signals.shape[0]} samples is shorter than the "
+            f"filter's padding needs, too few volumes to filter ({exc})"
         ) from exc
     return np.ascontiguousarray(filtered, dtype=signals.dtype)
 
@@ -299,6 +300,12 @@ def _check_confounds(confounds: np.ndarray, n_samples: int) -> np.ndarray:
     if confounds.shape[0] != n_samples:
         raise ValueError(
             f"confounds have {confounds.shape[0]} rows but the signals {n_samples} samples"
+        )
+    bad_rows, bad_columns = np.nonzero(~np.isfinite(confounds))
+    if bad_rows.size:
+        raise ValueError(
+            f"confounds hold {bad_rows.size} NaN or infinite value(s), in column(s) "
+            f"{np.unique(bad_columns).tolist()} (0-based), first at row {int(bad_rows.min())}"
         )
     return confounds
 
@@ -440,7 +447,10 @@ def region_signals(series: np.ndarray, maps: np.ndarray, *, block: int = VOXEL_B
     much faster than a generic solver on the tall (n_voxels, n_regions) system. The result
     equals the reference's to float32 round-off (docs/differences.md). The float64 products
     are summed over blocks of voxels, so no float64 copy of the whole series (twice the size
-    of a float32 run) is ever held.
+    of a float32 run) is ever held. The Gram matrix squares the maps' condition number: when
+    that would cost precision in the series' dtype (nearly collinear maps, or any float64
+    series whose maps are not orthogonal), the system is solved through the SVD of the maps
+    instead, which gives the minimum-norm solution as the reference's solver does.
     """
     if block < 1:
         raise ValueError(f"block must be a positive number of voxels, got {block}")
@@ -452,7 +462,33 @@ def region_signals(series: np.ndarray, maps: np.ndarray, *, block: int = VOXEL_B
         gram += maps64.T @ maps64
         projection += np.asarray(series[:, start : start + block], dtype=np.float64) @ maps64
     eigval, eigvec = np.linalg.eigh(gram)
+    if not _gram_is_accurate(eigval, series.dtype):
+        return _min_norm_signals(series, maps, block)
     singular = np.sqrt(np.clip(eigval, 0, None))
     keep = singular > np.finfo(series.dtype).eps * singular.max() if singular.size else []
     basis = eigvec[:, keep] / eigval[keep]
     return ((projection @ basis) @ eigvec[:, keep].T).astype(series.dtype)
+
+
+def _gram_is_accurate(eigval: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether solving through the Gram matrix keeps the precision of ``dtype``.
+
+    Its solution's relative error is about condition(maps)^2 * eps(float64), against
+    condition(maps) * eps(dtype) for a solver on the maps themselves.
+    """
+    if eigval.size == 0:
+        return True
+    ratio = np.finfo(np.float64).eps / np.finfo(dtype).eps
+    return bool(eigval[0] >= ratio * eigval[-1])
+
+
+def _min_norm_signals(series: np.ndarray, maps: np.ndarray, block: int) -> np.ndarray:
+    """Minimum-norm least squares through the SVD of ``maps`` (cut-off eps of the dtype)."""
+    left, singular, right = np.linalg.svd(np.asarray(maps, dtype=np.float64), full_matrices=False)
+    keep = singular > np.finfo(series.dtype).eps * singular.max()
+    left, singular, right = left[:, keep], singular[keep], right[keep]
+    projection = np.zeros((series.shape[0], keep.sum()))
+    for start in range(0, maps.shape[0], block):
+        chunk = np.asarray(series[:, start : start + block], dtype=np.float64)
+        projection += chunk @ left[start : start + block]
+    return ((projection / singular) @ right).astype(series.dtype)

@@ -93,7 +93,7 @@ def similarity_matrix(estimates: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    ndarray, shape (n_pool, n_pool), float64
+    ndarray, shape (n_pool, n_pool), dtype of ``estimates``
         ``|corr(estimates[i], estimates[j])|`` clipped to [0, 1], exactly symmetric, with ones on
         the diagonal.
 

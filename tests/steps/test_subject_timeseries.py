@@ -310,6 +310,51 @@ def test_a_strategy_needing_confounds_without_a_confounds_file(tmp_path, rng, se
     assert not (tmp_path / "out").exists()
 
 
+def _few_volumes(tmp_path, rng, n_volumes, n_confounds=4):
+    signals = rng.standard_normal((n_volumes, 3))
+    _write_inputs(tmp_path, signals)
+    columns = {f"c{i}": rng.standard_normal(n_volumes) for i in range(n_confounds)}
+    write_confounds(tmp_path / "confounds.tsv", columns)
+    return signals, np.column_stack(list(columns.values()))
+
+
+@pytest.mark.parametrize("detrend", [False, True])
+def test_a_run_left_with_one_dimension_is_refused(tmp_path, rng, detrend):
+    # 4 confounds, the mean and (detrending) a trend leave one dimension: every |r| is 1
+    n_volumes = 4 + 2 + int(detrend)
+    signals, confounds = _few_volumes(tmp_path, rng, n_volumes)
+    t = np.arange(n_volumes, dtype=float)
+    design = np.column_stack([np.ones(n_volumes), confounds] + ([t] if detrend else []))
+    left = signals - design @ np.linalg.lstsq(design, signals, rcond=None)[0]
+    np.testing.assert_allclose(np.abs(np.corrcoef(left.T)), 1.0, atol=1e-8)
+    files = _files(tmp_path)
+    with pytest.raises(
+        ValueError, match=rf"^{RUN}: {n_volumes} volumes kept .*4 confound columns.* leave 1 dim"
+    ):
+        subject_timeseries(
+            **files, run=RUN, confounds=str(tmp_path / "confounds.tsv"), detrend=detrend
+        )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("detrend", [False, True])
+def test_a_run_left_with_two_dimensions_is_cleaned(tmp_path, rng, detrend):
+    n_volumes = 4 + 3 + int(detrend)
+    _few_volumes(tmp_path, rng, n_volumes)
+    files = _files(tmp_path)
+    subject_timeseries(**files, run=RUN, confounds=str(tmp_path / "confounds.tsv"), detrend=detrend)
+    _, relmat = read_tsv(files["relmats"][0])
+    assert np.all(np.abs(relmat[np.triu_indices(3, 1)]) < 1 - 1e-6)
+
+
+def test_too_few_volumes_to_filter_name_the_run(tmp_path, rng):
+    _write_inputs(tmp_path, rng.standard_normal((20, 3)))
+    files = _files(tmp_path)
+    with pytest.raises(ValueError, match=rf"^{RUN}: Butterworth filter: a series of 20 samples"):
+        subject_timeseries(**files, run=RUN, high_pass=0.01, low_pass=0.08)
+    assert not (tmp_path / "out").exists()
+
+
 def test_one_relmat_output_per_kind(tmp_path, rng):
     _write_inputs(tmp_path, rng.standard_normal((20, 3)))
     files = {**_files(tmp_path, KINDS), "kinds": KINDS[:2]}

@@ -137,18 +137,21 @@ def subject_timeseries(
         fd_threshold=fd_threshold, std_dvars_threshold=std_dvars_threshold,
     )  # fmt: skip
     keep = None if design is None or design.sample_mask.all() else design.sample_mask
-    _check_degrees_of_freedom(design, run)
-    cleaned = clean(
-        signals,
-        detrend=detrend,
-        standardize=standardize,
-        confounds=None if design is None else design.confounds,
-        standardize_confounds=standardize_confounds,
-        sample_mask=keep,
-        t_r=t_r,
-        high_pass=high_pass,
-        low_pass=low_pass,
-    )
+    _check_degrees_of_freedom(design, signals.shape[0], detrend, run)
+    try:
+        cleaned = clean(
+            signals,
+            detrend=detrend,
+            standardize=standardize,
+            confounds=None if design is None else design.confounds,
+            standardize_confounds=standardize_confounds,
+            sample_mask=keep,
+            t_r=t_r,
+            high_pass=high_pass,
+            low_pass=low_pass,
+        )
+    except ValueError as exc:  # e.g. too few volumes left to filter: say which run
+        raise ValueError(f"{run}: {exc}") from exc
     regions = [str(i + 1) for i in range(cleaned.shape[1])]
     write_tsv(timeseries, cleaned, regions)
     sidecar = _timeseries_sidecar(design, signals.shape[0], t_r, strategy, high_pass, low_pass)
@@ -163,16 +166,22 @@ def subject_timeseries(
         write_json(json_path, relmat_sidecar(kind, len(cleaned), regions))
 
 
-def _check_degrees_of_freedom(design, run: str) -> None:
-    """Refuse a run left with no more kept volumes than confounds (its series would be 0)."""
-    if design is None or design.confounds is None:
-        return
-    n_kept, n_confounds = int(design.sample_mask.sum()), design.confounds.shape[1]
-    if n_kept <= n_confounds + 1:
+def _check_degrees_of_freedom(design, n_volumes: int, detrend: bool, run: str) -> None:
+    """Refuse a run whose cleaned series would leave its connectomes nothing to estimate."""
+    from netregions.confounds import MIN_RESIDUAL_DIMENSIONS, residual_dimensions
+
+    n_kept = n_volumes if design is None else int(design.sample_mask.sum())
+    has_confounds = design is not None and design.confounds is not None
+    n_confounds = design.confounds.shape[1] if has_confounds else 0
+    left = residual_dimensions(n_kept, n_confounds, detrend)
+    if left < MIN_RESIDUAL_DIMENSIONS:
+        trend = ", a linear trend (timeseries.detrend)" if detrend else ""
         raise ValueError(
-            f"{run}: {n_kept} volumes kept after censoring for {n_confounds} confound "
-            "columns: no degrees of freedom left to estimate connectivity; exclude such runs "
-            "(qc.max_censored_fraction or qc.min_usable_minutes) or use fewer confounds"
+            f"{run}: {n_kept} volumes kept after censoring, {n_confounds} confound columns"
+            f"{trend} and the mean leave {max(left, 0)} dimension(s) in the cleaned series, "
+            f"fewer than {MIN_RESIDUAL_DIMENSIONS}: every correlation would be +1 or -1; "
+            "exclude such runs (qc.max_censored_fraction or qc.min_usable_minutes) or use "
+            "fewer confounds"
         )
 
 
