@@ -582,6 +582,57 @@ def test_discovery_does_not_pair_confounds_of_another_run(tmp_path):
         discover_fmriprep_runs(tmp_path, MNI)
 
 
+def test_discovery_pairs_each_reconstruction_with_its_own_confounds(tmp_path):
+    # fMRIPrep writes a table per reconstruction; the original run's table lacks rec only
+    func = tmp_path / "sub-01" / "func"
+    for run in ("sub-01_task-rest_run-1", "sub-01_task-rest_rec-nordic_run-1"):
+        _touch(func / f"{run}_space-{MNI}_desc-preproc_bold.nii.gz")
+        _touch(func / f"{run}_desc-confounds_timeseries.tsv")
+    runs = discover_fmriprep_runs(tmp_path, MNI)
+    assert [(run.name, Path(run.confounds).name) for run in runs] == [
+        (
+            "sub-01_task-rest_rec-nordic_run-1",
+            "sub-01_task-rest_rec-nordic_run-1_desc-confounds_timeseries.tsv",
+        ),
+        ("sub-01_task-rest_run-1", "sub-01_task-rest_run-1_desc-confounds_timeseries.tsv"),
+    ]
+
+
+def test_discovery_error_run_without_its_own_confounds_is_not_given_another_runs(tmp_path):
+    func = tmp_path / "sub-01" / "func"
+    _touch(func / f"sub-01_task-rest_run-1_space-{MNI}_desc-preproc_bold.nii.gz")
+    _touch(func / "sub-01_task-rest_run-1_desc-confounds_timeseries.tsv")
+    # a second acquisition of run 1 whose table is missing
+    _touch(func / f"sub-01_task-rest_acq-mb4_run-1_space-{MNI}_desc-preproc_bold.nii.gz")
+    expected = func / "sub-01_task-rest_acq-mb4_run-1_desc-confounds_timeseries.tsv"
+    with pytest.raises(InputDataError) as info:
+        discover_fmriprep_runs(tmp_path, MNI)
+    assert str(info.value) == (
+        f"sub-01_task-rest_acq-mb4_run-1: confounds file not found: {expected} "
+        "(sub-01_task-rest_run-1_desc-confounds_timeseries.tsv: the table of another run, "
+        "not used)"
+    )
+
+
+def test_discovery_pairs_an_echo_run_with_the_table_without_echo(tmp_path):
+    # fMRIPrep writes one confounds table for a multi-echo run, without the echo entity
+    func = tmp_path / "sub-01" / "func"
+    for echo in (1, 2):
+        _touch(func / f"sub-01_task-rest_echo-{echo}_space-{MNI}_desc-preproc_bold.nii.gz")
+    table = _touch(func / "sub-01_task-rest_desc-confounds_timeseries.tsv")
+    runs = discover_fmriprep_runs(tmp_path, MNI)
+    assert [(run.name, run.confounds) for run in runs] == [
+        ("sub-01_task-rest_echo-1", str(table)),
+        ("sub-01_task-rest_echo-2", str(table)),
+    ]
+    # a table with an echo entity serves that echo only: echo-2 pairs, echo-1 is the one problem
+    _touch(func / "sub-01_task-rest_echo-2_desc-confounds_timeseries.tsv")
+    table.unlink()
+    with pytest.raises(InputDataError) as info:
+        discover_fmriprep_runs(tmp_path, MNI)
+    assert str(info.value) == f"sub-01_task-rest_echo-1: confounds file not found: {table}"
+
+
 def test_discovery_error_subject_without_matching_run(fmriprep):
     with pytest.raises(InputDataError, match=f"^sub-05: no run matches space-{MNI}, task-nback$"):
         discover_fmriprep_runs(fmriprep, MNI, task="nback", subjects=["01", "sub-05"])

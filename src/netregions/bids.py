@@ -545,24 +545,59 @@ def _find_confounds(
     folder: _Folder, name: str, bold: Mapping[str, str], problems: list[str]
 ) -> Path | None:
     """The confounds table of a BOLD file (docs/methods/bids.md, Confounds pairing)."""
-    matches = [
-        file
+    tables = {
+        file: entities
         for file, (entities, suffix, extension) in folder.names.items()
         if entities.get("desc") == "confounds"
         and suffix in _CONFOUNDS_SUFFIXES
         and extension == ".tsv"
-        and "sub" in entities
-        and all(bold.get(key) == label for key, label in entities.items() if key != "desc")
+    }
+    matches = [
+        file for file, entities in tables.items() if _confounds_entities_match(entities, bold)
     ]
     if len(matches) == 1:
         return folder.path / matches[0]
     if not matches:
-        run_only = [(k, v) for k, v in bold.items() if k in RUN_ENTITIES]
+        run_only = [
+            (k, v)
+            for k, v in bold.items()
+            if k in RUN_ENTITIES and k not in _CONFOUNDS_OPTIONAL_RUN_ENTITIES
+        ]
         expected = _join([*run_only, ("desc", "confounds")], "timeseries", ".tsv")
-        problems.append(f"{name}: confounds file not found: {folder.path / expected}")
+        message = f"{name}: confounds file not found: {folder.path / expected}"
+        # a table of the same run without acq/rec/... once paired silently; say why it does not
+        others = [file for file, entities in tables.items() if _is_subset(entities, bold)]
+        if others:
+            which = "the table of another run" if len(others) == 1 else "tables of other runs"
+            message += f" ({', '.join(others)}: {which}, not used)"
+        problems.append(message)
     else:
         problems.append(f"{name}: several confounds files match: {', '.join(matches)}")
     return None
+
+
+def _is_subset(entities: Mapping[str, str], bold: Mapping[str, str]) -> bool:
+    return all(bold.get(key) == label for key, label in entities.items() if key != "desc")
+
+
+#: Run entities a confounds table may lack: fMRIPrep writes one table for the echoes of a
+#: multi-echo run, without ``echo`` (docs/methods/bids.md, Confounds pairing).
+_CONFOUNDS_OPTIONAL_RUN_ENTITIES = frozenset({"echo"})
+
+
+def _confounds_entities_match(table: Mapping[str, str], bold: Mapping[str, str]) -> bool:
+    """Whether a confounds table's entities fit a BOLD file's (desc aside).
+
+    The run entities must be equal, so that a table never serves another acquisition or
+    reconstruction of the same run; other entities (space, res, ...) may be absent from the
+    table, and those present must agree.
+    """
+    same_run = all(
+        table.get(key) == bold.get(key)
+        for key in RUN_ENTITIES
+        if key not in _CONFOUNDS_OPTIONAL_RUN_ENTITIES
+    )
+    return same_run and _is_subset(table, bold)
 
 
 def _make_run(folder, name, bold_name, entities, extension, confounds) -> Run:
