@@ -515,29 +515,143 @@ def test_discovery_error_no_match_lists_tasks_and_spaces(fmriprep):
 
 
 def test_discovery_error_no_match_lists_resolutions(fmriprep):
-    with pytest.raises(InputDataError, match="resolutions in space-MNI152NLin6Asym: 1, 2"):
+    with pytest.raises(
+        InputDataError,
+        match=r"resolutions in space-MNI152NLin6Asym \(data.fmriprep.res\): 1, 2$",
+    ):
         discover_fmriprep_runs(fmriprep, "MNI152NLin6Asym", res="3")
+    # sub-03 (fMRIPrep 20.1) has no res entity: it is listed as native
+    with pytest.raises(
+        InputDataError, match=rf"resolutions in space-{MNI} \(data.fmriprep.res\): 2, native$"
+    ):
+        discover_fmriprep_runs(fmriprep, MNI, res="1")
 
 
 def test_discovery_error_several_resolutions_asks_for_res(fmriprep):
-    with pytest.raises(
-        InputDataError,
-        match=r"sub-01_ses-1_task-rest_run-1 has several resolutions .*set res to one of 1, 2",
-    ):
+    prefix = fmriprep / "sub-01/ses-1/func/sub-01_ses-1_task-rest_run-1_space-MNI152NLin6Asym"
+    files = f"{prefix}_res-1_desc-preproc_bold.nii.gz, {prefix}_res-2_desc-preproc_bold.nii.gz"
+    with pytest.raises(InputDataError) as info:
         discover_fmriprep_runs(fmriprep, "MNI152NLin6Asym")
+    assert str(info.value) == (
+        f"sub-01_ses-1_task-rest_run-1 has several files in space-MNI152NLin6Asym ({files}): "
+        "set data.fmriprep.res to one of 1, 2"
+    )
 
 
-def test_discovery_error_duplicate_run_name(tmp_path):
+def _native_and_res2(tmp_path: Path) -> Path:
+    """One run written at native resolution (no res entity) and at res-2."""
+    func = tmp_path / "sub-01" / "func"
+    _touch(func / f"sub-01_task-rest_space-{MNI}_desc-preproc_bold.nii.gz")
+    _touch(func / f"sub-01_task-rest_space-{MNI}_desc-brain_mask.nii.gz")
+    _touch(func / f"sub-01_task-rest_space-{MNI}_res-2_desc-preproc_bold.nii.gz")
+    _touch(func / f"sub-01_task-rest_space-{MNI}_res-2_desc-brain_mask.nii.gz")
+    _touch(func / "sub-01_task-rest_desc-confounds_timeseries.tsv")
+    return func
+
+
+def test_discovery_res_native_selects_the_files_without_res(tmp_path):
+    func = _native_and_res2(tmp_path)
+    (run,) = discover_fmriprep_runs(tmp_path, MNI, res="native")
+    assert run.bold == str(func / f"sub-01_task-rest_space-{MNI}_desc-preproc_bold.nii.gz")
+    assert run.brain_mask == str(func / f"sub-01_task-rest_space-{MNI}_desc-brain_mask.nii.gz")
+    (run,) = discover_fmriprep_runs(tmp_path, MNI, res="2")
+    assert run.bold == str(func / f"sub-01_task-rest_space-{MNI}_res-2_desc-preproc_bold.nii.gz")
+
+
+def test_discovery_res_native_in_the_fixture_is_the_fmriprep_20_1_run(fmriprep):
+    (run,) = discover_fmriprep_runs(fmriprep, MNI, res="native")
+    assert run.name == "sub-03_task-rest"
+
+
+def test_discovery_error_native_and_res2_asks_for_res_native_or_2(tmp_path):
+    func = _native_and_res2(tmp_path)
+    with pytest.raises(InputDataError) as info:
+        discover_fmriprep_runs(tmp_path, MNI)
+    assert str(info.value) == (
+        f"sub-01_task-rest has several files in space-{MNI} "
+        f"({func}/sub-01_task-rest_space-{MNI}_desc-preproc_bold.nii.gz, "
+        f"{func}/sub-01_task-rest_space-{MNI}_res-2_desc-preproc_bold.nii.gz): "
+        "set data.fmriprep.res to one of 2, native"
+    )
+
+
+def _cohorts(tmp_path: Path) -> Path:
+    """One run in MNIPediatricAsym cohorts 1 and 2, as fMRIPrep names them."""
     func = tmp_path / "sub-01" / "func"
     for cohort in (1, 2):
         space = f"space-MNIPediatricAsym_cohort-{cohort}_res-2"
         _touch(func / f"sub-01_task-rest_{space}_desc-preproc_bold.nii.gz")
+        _touch(func / f"sub-01_task-rest_{space}_desc-brain_mask.nii.gz")
+    _touch(func / "sub-01_task-rest_desc-confounds_timeseries.tsv")
+    return func
+
+
+@pytest.mark.parametrize("res", [None, "2"])
+def test_discovery_cohort_selects_one_cohort(tmp_path, res):
+    func = _cohorts(tmp_path)
+    (run,) = discover_fmriprep_runs(tmp_path, "MNIPediatricAsym", res=res, cohort="2")
+    prefix = func / "sub-01_task-rest_space-MNIPediatricAsym_cohort-2_res-2"
+    assert (run.name, run.bold, run.brain_mask) == (
+        "sub-01_task-rest",
+        f"{prefix}_desc-preproc_bold.nii.gz",
+        f"{prefix}_desc-brain_mask.nii.gz",
+    )
+    assert run.entities["cohort"] == "2"
+
+
+def test_discovery_error_several_cohorts_asks_for_cohort(tmp_path):
+    func = _cohorts(tmp_path)
+    prefix = func / "sub-01_task-rest_space-MNIPediatricAsym"
+    with pytest.raises(InputDataError) as info:
+        discover_fmriprep_runs(tmp_path, "MNIPediatricAsym", res="2")
+    assert str(info.value) == (
+        f"sub-01_task-rest has several files in space-MNIPediatricAsym "
+        f"({prefix}_cohort-1_res-2_desc-preproc_bold.nii.gz, "
+        f"{prefix}_cohort-2_res-2_desc-preproc_bold.nii.gz): "
+        "set data.fmriprep.cohort to one of 1, 2"
+    )
+
+
+def test_discovery_error_several_cohorts_and_resolutions_asks_for_both(tmp_path):
+    _cohorts(tmp_path)
+    func = tmp_path / "sub-01" / "func"
+    _touch(func / "sub-01_task-rest_space-MNIPediatricAsym_cohort-1_res-1_desc-preproc_bold.nii.gz")
+    with pytest.raises(
+        InputDataError,
+        match="set data.fmriprep.cohort to one of 1, 2 and data.fmriprep.res to one of 1, 2$",
+    ):
+        discover_fmriprep_runs(tmp_path, "MNIPediatricAsym")
+
+
+def test_discovery_error_no_match_lists_cohorts(tmp_path):
+    _cohorts(tmp_path)
+    with pytest.raises(
+        InputDataError,
+        match=(
+            r"matches space-MNIPediatricAsym, cohort-3; .*"
+            r"cohorts in space-MNIPediatricAsym \(data.fmriprep.cohort\): 1, 2$"
+        ),
+    ):
+        discover_fmriprep_runs(tmp_path, "MNIPediatricAsym", cohort="3")
+
+
+def test_discovery_error_subject_without_a_native_run_names_the_filter(fmriprep):
+    with pytest.raises(
+        InputDataError, match=rf"^sub-01: no run matches space-{MNI}, res native \(no res entity\)$"
+    ):
+        discover_fmriprep_runs(fmriprep, MNI, subjects=["01", "03"], res="native")
+
+
+def test_discovery_error_duplicate_run_name(tmp_path):
+    func = tmp_path / "sub-01" / "func"
+    _touch(func / f"sub-01_task-rest_space-{MNI}_desc-preproc_bold.nii")
+    _touch(func / f"sub-01_task-rest_space-{MNI}_desc-preproc_bold.nii.gz")
     _touch(func / "sub-01_task-rest_desc-confounds_timeseries.tsv")
     with pytest.raises(
         InputDataError,
-        match=r"duplicate run name sub-01_task-rest: several files .*cohort-1.*cohort-2",
+        match=r"^duplicate run name sub-01_task-rest: several files .*bold\.nii, .*bold\.nii\.gz$",
     ):
-        discover_fmriprep_runs(tmp_path, "MNIPediatricAsym")
+        discover_fmriprep_runs(tmp_path, MNI)
 
 
 def test_discovery_error_missing_confounds_names_the_expected_file(fmriprep):

@@ -86,6 +86,26 @@ def test_discover_runs_dispatches_and_checks():
         discover_runs({"source": "fmriprep", "fmriprep": {"dir": None}})
 
 
+def test_fmriprep_source_passes_res_and_cohort(tmp_path):
+    func = tmp_path / "sub-01" / "func"
+    func.mkdir(parents=True)
+    space = "space-MNIPediatricAsym"
+    for entities in ("cohort-1", "cohort-2", "cohort-2_res-2"):
+        (func / f"sub-01_task-rest_{space}_{entities}_desc-preproc_bold.nii.gz").touch()
+    (func / "sub-01_task-rest_desc-confounds_timeseries.tsv").touch()
+    settings = {"dir": str(tmp_path), "space": "MNIPediatricAsym", "task": None, "subjects": []}
+    for res, cohort, expected in [
+        ("native", "2", "cohort-2"),
+        ("native", "1", "cohort-1"),
+        ("2", None, "cohort-2_res-2"),
+    ]:
+        data = {"source": "fmriprep", "fmriprep": {**settings, "res": res, "cohort": cohort}}
+        (run,) = discover_runs(data).values()
+        assert run.bold == str(
+            func / f"sub-01_task-rest_{space}_{expected}_desc-preproc_bold.nii.gz"
+        )
+
+
 def test_participants_path_of_each_source(tmp_path):
     fmriprep = {"dir": str(tmp_path), "space": "X"}
     base = {"participants": None, "synthetic": {"data_dir": "s"}, "development": {"data_dir": "d"}}

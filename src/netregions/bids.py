@@ -21,6 +21,7 @@ from netregions.exceptions import InputDataError
 __all__ = [
     "BIDS_VERSION",
     "ENTITY_ORDER",
+    "NATIVE_RES",
     "RUN_ENTITIES",
     "Run",
     "dataset_description",
@@ -62,6 +63,10 @@ ENTITY_ORDER: tuple[str, ...] = (
 #: The entities that identify one acquired run (docs/methods/bids.md, Runs): ``sub`` to
 #: ``part`` in the writing order.
 RUN_ENTITIES: tuple[str, ...] = ENTITY_ORDER[: ENTITY_ORDER.index("part") + 1]
+
+#: The ``res`` selection of files written without a ``res`` entity (fMRIPrep's ``:res-native``
+#: output spaces, and every space before fMRIPrep 20.2).
+NATIVE_RES = "native"
 
 #: BIDS version that our dataset_description.json declares.
 BIDS_VERSION = "1.10.0"
@@ -333,6 +338,7 @@ def discover_fmriprep_runs(
     task: str | None = None,
     subjects: Sequence[str] = (),
     res: str | None = None,
+    cohort: str | None = None,
 ) -> list[Run]:
     """Find the preprocessed BOLD runs of an fMRIPrep derivatives folder.
 
@@ -347,8 +353,12 @@ def discover_fmriprep_runs(
     subjects : sequence of str, default=()
         Keep these subjects (labels with or without ``"sub-"``); empty keeps every subject.
     res : str or None, default=None
-        Keep this resolution label only (``res-<label>``); ``None`` accepts any, as long as
-        each run has one file in ``space``.
+        Keep this resolution label only (``res-<label>``); :data:`NATIVE_RES` (``"native"``)
+        keeps the files without a ``res`` entity (and any ``res-native``); ``None`` accepts
+        any, as long as each run has one file in ``space``.
+    cohort : str or None, default=None
+        Keep this template cohort only (``cohort-<label>``, e.g. of ``MNIPediatricAsym``);
+        ``None`` accepts any, as long as each run has one file in ``space``.
 
     Returns
     -------
@@ -359,9 +369,10 @@ def discover_fmriprep_runs(
     ------
     InputDataError
         One message listing every problem: the root does not exist; no run matches (the tasks,
-        spaces and resolutions that were found are listed); a run has several files in the
-        space (set ``res``) or no, or several, confounds files; a file lies in another
-        subject's or session's folder; a selected subject has no matching run.
+        spaces, and resolutions or cohorts that were found are listed); a run has several files
+        in the space (set ``data.fmriprep.res`` or ``data.fmriprep.cohort``) or no, or several,
+        confounds files; a file lies in another subject's or session's folder; a selected
+        subject has no matching run.
 
     Notes
     -----
@@ -372,6 +383,7 @@ def discover_fmriprep_runs(
     if not root.is_dir():
         raise InputDataError(f"the fMRIPrep derivatives folder {root} does not exist")
     wanted = set(_subject_labels(subjects))
+    filters = _Filters(space, task, res, cohort)
     problems: list[str] = []
     folders = _func_folders(root)
     found = [
@@ -385,14 +397,14 @@ def discover_fmriprep_runs(
     selected = [
         item
         for item in found
-        if _selected(item[2][0], space=space, task=task, res=res, subjects=wanted)
+        if filters.keep(item[2][0]) and (not wanted or item[2][0].get("sub") in wanted)
     ]
     if not selected:
-        problems.insert(0, _no_match(root, found, space, task, res, sorted(wanted)))
+        problems.insert(0, _no_match(root, found, filters, sorted(wanted)))
         raise InputDataError(_problem_report(root, problems))
-    runs = _pair_runs(selected, res, problems)
+    runs = _pair_runs(selected, filters, problems)
     missing = sorted(wanted - _subjects_of(selected))
-    problems += [f"sub-{label}: no run matches {_filters(space, task, res)}" for label in missing]
+    problems += [f"sub-{label}: no run matches {filters}" for label in missing]
     if problems:
         raise InputDataError(_problem_report(root, problems))
     return sorted(runs, key=lambda run: run.name)
@@ -464,40 +476,62 @@ def _misplaced(found) -> list[str]:
     return problems
 
 
-def _selected(entities: Mapping[str, str], *, space, task, res, subjects) -> bool:
-    return (
-        entities.get("space") == space
-        and (task is None or entities.get("task") == task)
-        and (res is None or entities.get("res") == res)
-        and (not subjects or entities.get("sub") in subjects)
-    )
+def _res_label(entities: Mapping[str, str]) -> str:
+    """A file's resolution as :func:`discover_fmriprep_runs` selects it (no res: native)."""
+    return entities.get("res", NATIVE_RES)
 
 
-def _filters(space: str, task: str | None, res: str | None) -> str:
-    text = f"space-{space}"
-    text += f", task-{task}" if task is not None else ""
-    return text + (f", res-{res}" if res is not None else "")
+@dataclass(frozen=True)
+class _Filters:
+    """The selection of runs: ``data.fmriprep`` space, task, res and cohort."""
+
+    space: str
+    task: str | None
+    res: str | None
+    cohort: str | None
+
+    def keep(self, entities: Mapping[str, str]) -> bool:
+        return (
+            entities.get("space") == self.space
+            and (self.task is None or entities.get("task") == self.task)
+            and (self.res is None or _res_label(entities) == self.res)
+            and (self.cohort is None or entities.get("cohort") == self.cohort)
+        )
+
+    def __str__(self) -> str:
+        text = f"space-{self.space}"
+        text += f", task-{self.task}" if self.task is not None else ""
+        text += f", cohort-{self.cohort}" if self.cohort is not None else ""
+        if self.res == NATIVE_RES:
+            return text + f", res {NATIVE_RES} (no res entity)"
+        return text + (f", res-{self.res}" if self.res is not None else "")
 
 
-def _labels(found, key: str, **where: str) -> str:
+def _labels(found, key: str, label=None, **where: str) -> str:
+    """Labels of ``key`` among the found files (``label`` reads it, e.g. :func:`_res_label`)."""
+    label = label or (lambda entities: entities.get(key, f"(no {key})"))
     labels = {
-        parsed[0].get(key, f"(no {key})")
+        label(parsed[0])
         for _, _, parsed in found
         if all(parsed[0].get(k) == v for k, v in where.items())
     }
     return ", ".join(sorted(labels)) or "(none)"
 
 
-def _no_match(root: Path, found, space, task, res, subjects: list[str]) -> str:
-    message = f"no *_desc-preproc_bold.nii[.gz] under {root}/sub-*/[ses-*/]func matches "
-    message += _filters(space, task, res)
+def _no_match(root: Path, found, filters: _Filters, subjects: list[str]) -> str:
+    message = f"no *_desc-preproc_bold.nii[.gz] under {root}/sub-*/[ses-*/]func matches {filters}"
     if subjects:
         message += f" for subjects {', '.join(subjects)}"
     if not found:
         return message + "; no preprocessed BOLD file was found at all"
     message += f"; found tasks: {_labels(found, 'task')}; spaces: {_labels(found, 'space')}"
-    if res is not None:
-        message += f"; resolutions in space-{space}: {_labels(found, 'res', space=space)}"
+    space = filters.space
+    if filters.cohort is not None:
+        cohorts = _labels(found, "cohort", space=space)
+        message += f"; cohorts in space-{space} (data.fmriprep.cohort): {cohorts}"
+    if filters.res is not None:
+        resolutions = _labels(found, "res", _res_label, space=space)
+        message += f"; resolutions in space-{space} (data.fmriprep.res): {resolutions}"
     if subjects:
         message += f"; subjects: {_labels(found, 'sub')}"
     return message
@@ -513,7 +547,7 @@ def _problem_report(root: Path, problems: Sequence[str]) -> str:
     return f"{len(problems)} problems with the fMRIPrep runs in {root}: " + "; ".join(problems)
 
 
-def _pair_runs(selected, res: str | None, problems: list[str]) -> list[Run]:
+def _pair_runs(selected, filters: _Filters, problems: list[str]) -> list[Run]:
     """One Run per run name; ambiguous names and missing confounds go to ``problems``."""
     by_run: dict[str, list] = {}
     for item in selected:
@@ -521,7 +555,7 @@ def _pair_runs(selected, res: str | None, problems: list[str]) -> list[Run]:
     runs = []
     for name, items in by_run.items():
         if len(items) > 1:
-            problems.append(_ambiguous(name, items, res))
+            problems.append(_ambiguous(name, items, filters))
             continue
         folder, bold_name, (entities, _, extension) = items[0]
         confounds = _find_confounds(folder, name, entities, problems)
@@ -530,13 +564,21 @@ def _pair_runs(selected, res: str | None, problems: list[str]) -> list[Run]:
     return runs
 
 
-def _ambiguous(name: str, items, res: str | None) -> str:
+def _ambiguous(name: str, items, filters: _Filters) -> str:
+    """Why a run has several files: the settings that would pick one, else duplicates."""
     files = ", ".join(str(folder.path / bold) for folder, bold, _ in items)
-    resolutions = sorted({parsed[0].get("res", "(no res)") for _, _, parsed in items})
-    if res is None and len(resolutions) > 1:
+    choices = []
+    for key, chosen, label in (
+        ("cohort", filters.cohort, lambda entities: entities.get("cohort", "(no cohort)")),
+        ("res", filters.res, _res_label),
+    ):
+        labels = sorted({label(parsed[0]) for _, _, parsed in items})
+        if chosen is None and len(labels) > 1:
+            choices.append(f"data.fmriprep.{key} to one of {', '.join(labels)}")
+    if choices:
         return (
-            f"{name} has several resolutions in its space (res-{', res-'.join(resolutions)}): "
-            f"set res to one of {', '.join(resolutions)} ({files})"
+            f"{name} has several files in space-{filters.space} ({files}): "
+            f"set {' and '.join(choices)}"
         )
     return f"duplicate run name {name}: several files {files}"
 

@@ -154,6 +154,7 @@ def fmriprep_runs(settings: Mapping[str, Any]) -> list[Run]:
         task=settings.get("task"),
         subjects=settings.get("subjects") or (),
         res=settings.get("res"),
+        cohort=settings.get("cohort"),
     )
 
 
