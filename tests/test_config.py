@@ -18,6 +18,31 @@ def test_default_config_passes():
     check_config(DEFAULT)
 
 
+def _schema_defaults(node: dict, path: tuple = ()) -> dict:
+    """Every leaf key of the schema with its default, by its path of keys."""
+    defaults = {}
+    for key, part in node["properties"].items():
+        if "properties" in part:
+            defaults.update(_schema_defaults(part, (*path, key)))
+        else:
+            defaults[(*path, key)] = part.get("default", "(no default)")
+    return defaults
+
+
+def _leaves(config: dict, path: tuple = ()) -> dict:
+    leaves = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            leaves.update(_leaves(value, (*path, key)))
+        else:
+            leaves[(*path, key)] = value
+    return leaves
+
+
+def test_config_yaml_lists_every_schema_key_with_its_default():
+    assert _leaves(DEFAULT) == _schema_defaults(SCHEMA)
+
+
 def test_cli_strings_are_typed_only_where_the_schema_wants_another_type():
     config = copy.deepcopy(DEFAULT)
     config["decomposition"] = {"alpha": "2.5", "n_components": "3"}
