@@ -16,6 +16,7 @@ from netregions.bids import (
     ENTITY_ORDER,
     RUN_ENTITIES,
     Run,
+    brain_mask_names,
     dataset_description,
     derivative_path,
     discover_fmriprep_runs,
@@ -475,6 +476,14 @@ def test_discovery_combines_filters(fmriprep):
         "sub-01_ses-1_task-rest_run-2",
         "sub-01_ses-2_task-rest_run-1",
     ]
+
+
+def test_brain_mask_names_keep_the_bold_files_entities_in_their_order():
+    bold = f"sub-02_task-rest_dir-PA_rec-nordic_space-{MNI}_res-2_desc-preproc_bold.nii"
+    assert brain_mask_names(f"/data/sub-02/func/{bold}") == (
+        f"sub-02_task-rest_dir-PA_rec-nordic_space-{MNI}_res-2_desc-brain_mask.nii.gz",
+        f"sub-02_task-rest_dir-PA_rec-nordic_space-{MNI}_res-2_desc-brain_mask.nii",
+    )
 
 
 def test_discovery_accepts_uncompressed_nifti(tmp_path):

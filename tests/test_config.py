@@ -5,7 +5,14 @@ import copy
 import pytest
 import yaml
 
-from netregions.config import check_config, check_participants, coerce_cli_strings, load_schema
+from netregions.bids import Run
+from netregions.config import (
+    check_config,
+    check_participants,
+    check_runs,
+    coerce_cli_strings,
+    load_schema,
+)
 from netregions.exceptions import ConfigError
 
 from .workflow.conftest import REPO
@@ -78,3 +85,47 @@ def test_group_comparison_needs_a_participants_table():
     check_participants(config, "data/synthetic/participants.tsv")
     with pytest.raises(ConfigError, match="group_comparison.column='group' needs a participants"):
         check_participants(config, None)
+
+
+def _run(name: str, mask: bool) -> Run:
+    folder = "/data/fmriprep/" + name.split("_")[0] + "/func"
+    space = "space-MNI152NLin2009cAsym_res-2"
+    return Run(
+        name=name,
+        subject=name.split("_")[0][len("sub-") :],
+        session=None,
+        task="rest",
+        bold=f"{folder}/{name}_{space}_desc-preproc_bold.nii.gz",
+        confounds=f"{folder}/{name}_desc-confounds_timeseries.tsv",
+        sidecar=None,
+        brain_mask=f"{folder}/{name}_{space}_desc-brain_mask.nii.gz" if mask else None,
+        entities={},
+    )
+
+
+def test_fmriprep_mask_source_needs_every_runs_brain_mask():
+    config = copy.deepcopy(DEFAULT)
+    config["data"]["source"] = "fmriprep"
+    config["mask"]["source"] = "fmriprep"
+    runs = {
+        name: _run(name, mask)
+        for name, mask in [
+            ("sub-01_task-rest", True),
+            ("sub-02_task-rest", False),
+            ("sub-03_task-rest", False),
+        ]
+    }
+    with pytest.raises(ConfigError) as info:
+        check_runs(config, runs)
+    assert str(info.value) == (
+        "mask.source: fmriprep takes the group mask from each run's desc-brain_mask image, but "
+        "2 runs have none: sub-02_task-rest, sub-03_task-rest (for sub-02_task-rest, "
+        "/data/fmriprep/sub-02/func/"
+        "sub-02_task-rest_space-MNI152NLin2009cAsym_res-2_desc-brain_mask.nii.gz was looked "
+        "for); add the masks, or set mask.source: epi to compute the mask from the runs' mean "
+        "images"
+    )
+    del runs["sub-02_task-rest"], runs["sub-03_task-rest"]
+    check_runs(config, runs)  # every run has its mask
+    config["mask"]["source"] = "epi"
+    check_runs(config, {"sub-02_task-rest": _run("sub-02_task-rest", False)})  # masks unused

@@ -24,6 +24,7 @@ __all__ = [
     "NATIVE_RES",
     "RUN_ENTITIES",
     "Run",
+    "brain_mask_names",
     "dataset_description",
     "derivative_path",
     "discover_fmriprep_runs",
@@ -642,11 +643,33 @@ def _confounds_entities_match(table: Mapping[str, str], bold: Mapping[str, str])
     return same_run and _is_subset(table, bold)
 
 
+def brain_mask_names(bold_name: str) -> tuple[str, ...]:
+    """File names of the brain mask fMRIPrep writes beside a preprocessed BOLD file.
+
+    Parameters
+    ----------
+    bold_name : str
+        A BIDS name (or path) such as ``"sub-01_task-rest_space-X_res-2_desc-preproc_bold.nii.gz"``.
+
+    Returns
+    -------
+    tuple of str
+        The same entities, in the same order, with ``desc-brain`` and suffix ``mask``: the
+        ``.nii.gz`` name, then the ``.nii`` one (docs/methods/bids.md, Brain mask and sidecar).
+
+    Raises
+    ------
+    ValueError
+        When ``bold_name`` is not a BIDS file name.
+    """
+    entities, _, _ = parse_bids_name(bold_name)
+    mask_entities = [(k, "brain" if k == "desc" else v) for k, v in entities.items()]
+    return tuple(_join(mask_entities, "mask", ext) for ext in _BOLD_EXTENSIONS)
+
+
 def _make_run(folder, name, bold_name, entities, extension, confounds) -> Run:
     sidecar = bold_name[: -len(extension)] + ".json"
-    mask_entities = [(k, "brain" if k == "desc" else v) for k, v in entities.items()]
-    masks = [_join(mask_entities, "mask", ext) for ext in _BOLD_EXTENSIONS]
-    mask = next((m for m in masks if m in folder.names), None)
+    mask = next((m for m in brain_mask_names(bold_name) if m in folder.names), None)
     return Run(
         name=name,
         subject=entities["sub"],

@@ -12,9 +12,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from netregions.bids import Run, brain_mask_names
 from netregions.exceptions import ConfigError
 
-__all__ = ["check_config", "check_participants", "coerce_cli_strings", "load_schema"]
+__all__ = [
+    "check_config",
+    "check_participants",
+    "check_runs",
+    "coerce_cli_strings",
+    "load_schema",
+]
 
 
 def load_schema(path: str | Path) -> dict[str, Any]:
@@ -171,3 +178,37 @@ def check_participants(config: Mapping[str, Any], participants: str | None) -> N
             f"group_comparison.column={column!r} needs a participants table: set "
             f"data.participants (data.source {config['data']['source']!r} has none)"
         )
+
+
+def check_runs(config: Mapping[str, Any], runs: Mapping[str, Run]) -> None:
+    """Checks of the configuration against the discovered runs, before any job is planned.
+
+    Parameters
+    ----------
+    config : mapping
+        The validated configuration.
+    runs : mapping of str to Run
+        The runs of the configured source, by name (as from
+        :func:`netregions.inputs.discover_runs`).
+
+    Raises
+    ------
+    ConfigError
+        ``mask.source`` is ``fmriprep`` but some runs have no ``desc-brain_mask`` image; every
+        such run is listed, with the file looked for and the alternative setting.
+    """
+    if config["mask"]["source"] != "fmriprep":
+        return
+    # the group mask step would otherwise get None among its inputs while Snakemake plans jobs
+    missing = [run for run in runs.values() if not run.brain_mask]
+    if not missing:
+        return
+    count = "1 run has" if len(missing) == 1 else f"{len(missing)} runs have"
+    first = Path(missing[0].bold)
+    expected = first.with_name(brain_mask_names(first.name)[0])
+    raise ConfigError(
+        f"mask.source: fmriprep takes the group mask from each run's desc-brain_mask image, but "
+        f"{count} none: {', '.join(run.name for run in missing)} (for {missing[0].name}, "
+        f"{expected} was looked for); add the masks, or set mask.source: epi to compute the "
+        "mask from the runs' mean images"
+    )

@@ -66,6 +66,38 @@ def fmriprep_run(tmp_path_factory):
     return {"dataset": dataset, "results": workdir / "results", "planned": planned}
 
 
+def test_fmriprep_mask_source_without_a_runs_mask_fails_before_any_job(tmp_path):
+    dataset = make_fmriprep_dataset(
+        tmp_path / "derivatives",
+        n_subjects=2,
+        runs=(1, 2),
+        shape=(12, 12, 12),
+        n_volumes=20,
+        n_networks=2,
+        seed=4,
+    )
+    removed = ["sub-01_task-rest_run-2", "sub-02_task-rest_run-1"]
+    for run in dataset.runs:
+        if run.name in removed:
+            run.mask.unlink()
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    override = {
+        "data": {"source": "fmriprep", "fmriprep": {"dir": str(dataset.root)}},
+        "mask": {"source": "fmriprep"},
+    }
+    write_config(workdir, override)
+    result = snakemake(workdir, "-n", check=False)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"but 2 runs have none: {', '.join(removed)} " in out, out
+    assert "set mask.source: epi" in out
+    assert not (workdir / "results").exists()
+    # the same folder plans with mask.source: epi
+    write_config(workdir, {**override, "mask": {"source": "epi"}})
+    assert planned_jobs(workdir)["load_subject"] == 4
+
+
 def _rest_runs(dataset):
     return [run for run in dataset.runs if run.task == "rest"]
 

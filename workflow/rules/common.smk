@@ -23,6 +23,7 @@ DATA = config["data"]
 SOURCE = DATA["source"]
 # the development source learns its subjects from a participants table a job downloads
 RUNS = {} if SOURCE == "development" else inputs.discover_runs(DATA)
+settings.check_runs(config, RUNS)
 PARTICIPANTS = inputs.participants_path(DATA)
 settings.check_participants(config, PARTICIPANTS)
 EXCLUDING = any(limit is not None for limit in config["qc"].values())
