@@ -865,14 +865,25 @@ def test_tr_from_the_header_when_the_sidecar_has_none(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("header_t_r", [None, 0.0, 0, -2.0, float("nan")])
-def test_tr_error_when_neither_source_has_one(tmp_path, header_t_r):
-    with pytest.raises(
-        InputDataError,
-        match=r"^sub-01_task-rest: no repetition time: there is no sidecar and the NIfTI "
-        r"header of b\.nii has TR",
-    ):
+@pytest.mark.parametrize(
+    "header_t_r,found",
+    [
+        (None, "has none (pixdim[4] is 0, or its unit is not a time unit)"),
+        (0.0, "has TR 0.0 s, not a positive finite number"),
+        (0, "has TR 0 s, not a positive finite number"),
+        (-2.0, "has TR -2.0 s, not a positive finite number"),
+        (float("nan"), "has TR nan s, not a positive finite number"),
+        (float("inf"), "has TR inf s, not a positive finite number"),
+    ],
+)
+def test_tr_error_when_neither_source_has_one(tmp_path, header_t_r, found):
+    with pytest.raises(InputDataError) as info:
         read_repetition_time(None, header_t_r, "sub-01_task-rest", image="b.nii")
+    assert str(info.value) == (
+        f"sub-01_task-rest: no repetition time: there is no sidecar and the NIfTI header of "
+        f"b.nii {found}; write the TR in seconds as RepetitionTime in the image's JSON sidecar "
+        "(its name with .json)"
+    )
     sidecar = _sidecar(tmp_path, {})
     with pytest.raises(
         InputDataError,

@@ -5,6 +5,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from netregions.bids import read_repetition_time
 from netregions.exceptions import InputDataError
 from netregions.io import (
     atomic_path,
@@ -66,6 +67,47 @@ def test_save_and_load_round_trip_fortran(tmp_path, rng, suffix, read):
     np.testing.assert_array_equal(affine, AFFINE)
     header = check_bold_header(path, "01")
     assert header.shape == data.shape and header.t_r == 2.0 and header.n_volumes == 12
+
+
+def _timed_bold(path, pixdim4, time_unit):
+    """A small 4D image whose header stores ``pixdim4`` in ``time_unit`` (a NIfTI code)."""
+    img = nib.Nifti1Image(np.zeros((3, 3, 3, 4), np.float32), AFFINE)
+    img.header["pixdim"][4] = pixdim4
+    img.header["xyzt_units"] = 2 | time_unit  # mm, and the time unit's code
+    nib.save(img, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "pixdim4,time_unit,expected",
+    [
+        (2000.0, 16, 2.0),  # msec
+        (720.0, 16, 0.72),
+        (800000.0, 24, 0.8),  # usec
+        (2.0, 8, 2.0),  # sec
+        (2.0, 0, 2.0),  # no unit: seconds, as before
+        (-2000.0, 16, -2.0),  # kept for read_repetition_time to reject
+        (0.0, 16, None),  # not set
+        (2.0, 32, None),  # hz: the fourth axis is not time
+        (2.0, 40, None),  # ppm
+        (2.0, 48, None),  # rad/s
+    ],
+)
+def test_header_tr_is_converted_to_seconds_from_the_headers_time_unit(
+    tmp_path, pixdim4, time_unit, expected
+):
+    path = _timed_bold(tmp_path / "bold.nii.gz", pixdim4, time_unit)
+    assert check_bold_header(path, "sub-01").t_r == expected
+
+
+def test_header_tr_in_msec_without_a_sidecar_is_the_tr_in_seconds(tmp_path):
+    path = _timed_bold(tmp_path / "bold.nii", 2000.0, 16)
+    header = check_bold_header(path, "sub-01_task-rest")
+    t_r, notes = read_repetition_time(None, header.t_r, "sub-01_task-rest", image=str(path))
+    assert t_r == 2.0
+    assert notes == [
+        f"sub-01_task-rest: no JSON sidecar; using TR 2.0 s from the NIfTI header of {path}"
+    ]
 
 
 def test_same_array_gives_identical_bytes(tmp_path, rng):

@@ -700,7 +700,9 @@ def read_repetition_time(
     sidecar : path-like or None
         The BOLD image's JSON sidecar, or ``None`` when there is none.
     header_t_r : float or None
-        TR from the image header, in seconds (``None`` or 0 when the header has none).
+        TR from the image header, in seconds (as from
+        :func:`netregions.io.header_repetition_time`); ``None`` when the header has none. A
+        value that is not a positive finite number is not used.
     run : str
         Run name, for messages.
     image : path-like or None, default=None
@@ -719,7 +721,7 @@ def read_repetition_time(
     InputDataError
         When the sidecar is missing, not JSON, or has an invalid ``RepetitionTime``; when it
         has ``VolumeTiming`` instead (irregular sampling is not supported); when neither
-        source gives a TR.
+        source gives a TR, or the header's is needed and is not a positive finite number.
 
     Notes
     -----
@@ -731,8 +733,14 @@ def read_repetition_time(
     if sidecar_t_r is None:
         if not header_ok:
             source = f"{sidecar} has no RepetitionTime" if sidecar else "there is no sidecar"
+            found = (
+                "has none (pixdim[4] is 0, or its unit is not a time unit)"
+                if header_t_r is None
+                else f"has TR {header_t_r!r} s, not a positive finite number"
+            )
             raise InputDataError(
-                f"{run}: no repetition time: {source} and {header} has TR {header_t_r!r}"
+                f"{run}: no repetition time: {source} and {header} {found}; write the TR in "
+                "seconds as RepetitionTime in the image's JSON sidecar (its name with .json)"
             )
         where = f"{sidecar} has no RepetitionTime" if sidecar else "no JSON sidecar"
         return float(header_t_r), [f"{run}: {where}; using TR {header_t_r} s from {header}"]

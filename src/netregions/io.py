@@ -25,6 +25,7 @@ __all__ = [
     "BoldHeader",
     "atomic_path",
     "check_bold_header",
+    "header_repetition_time",
     "iter_image_chunks",
     "load_image",
     "read_table",
@@ -57,7 +58,9 @@ class BoldHeader:
     shape : tuple of int
     affine : ndarray, shape (4, 4)
     t_r : float or None
-        Repetition time in seconds from the header's 4th pixdim, if set.
+        Repetition time from the header's 4th pixdim, converted to seconds from the header's
+        time unit (see :func:`header_repetition_time`); ``None`` when the header has none.
+        It may be zero, negative or not finite: the caller decides whether it is needed.
     dtype : numpy.dtype or None
         dtype of the decoded data (see :func:`load_image`).
     raw_dtype : numpy.dtype or None
@@ -150,9 +153,44 @@ def check_bold_header(path: Path | str, run: str | None = None) -> BoldHeader:
     affine = hdr.get_best_affine()
     if not np.all(np.isfinite(affine)) or abs(np.linalg.det(affine[:3, :3])) == 0:
         raise InputDataError(f"{where}{path} has an invalid affine:\n{affine}")
-    zooms = hdr.get_zooms()
-    t_r = float(zooms[3]) if len(zooms) > 3 and zooms[3] > 0 else None
+    t_r = header_repetition_time(hdr)
     return BoldHeader(path, shape, affine, t_r, _decoded_dtype(hdr), hdr.get_data_dtype())
+
+
+#: Time units of a NIfTI header (``xyzt_units``, as nibabel names them) per second. A header
+#: without a unit ("unknown", code 0) is read as seconds, as nibabel and nilearn do.
+TIME_UNITS_PER_SECOND: dict[str, float] = {
+    "sec": 1.0,
+    "msec": 1e3,
+    "usec": 1e6,
+    "unknown": 1.0,
+}
+
+
+def header_repetition_time(hdr: nib.Nifti1Header) -> float | None:
+    """The repetition time a NIfTI header gives, in seconds.
+
+    Parameters
+    ----------
+    hdr : nibabel.Nifti1Header or nibabel.Nifti2Header
+        The header of a 4D image.
+
+    Returns
+    -------
+    float or None
+        ``pixdim[4]`` divided by the header's time units per second
+        (:data:`TIME_UNITS_PER_SECOND`: ``msec`` and ``usec`` are converted; ``sec`` and no
+        unit are seconds). ``None`` when the image is not 4D, ``pixdim[4]`` is 0 (not set), or
+        the unit is a frequency (``hz``, ``ppm``, ``rads``), which makes the fourth axis
+        something other than time. Negative and non-finite values are returned as they are,
+        for :func:`netregions.bids.read_repetition_time` to reject when it needs them.
+    """
+    zooms = hdr.get_zooms()
+    if len(zooms) < 4 or zooms[3] == 0:
+        return None
+    # dividing (not multiplying by 1e-3) keeps 720 msec at exactly the double nearest 0.72 s
+    per_second = TIME_UNITS_PER_SECOND.get(hdr.get_xyzt_units()[1])
+    return None if per_second is None else float(zooms[3]) / per_second
 
 
 def _apply_scaling(

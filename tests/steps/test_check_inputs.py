@@ -85,6 +85,17 @@ def test_a_run_without_confounds_or_sidecar_uses_the_header(tmp_path, rng):
     assert (row["confounds"], row["t_r"]) == ("n/a", "2")
 
 
+def test_a_header_tr_in_milliseconds_is_written_in_seconds(tmp_path, rng):
+    runs = _runs(tmp_path, rng, subjects=("01",))
+    bold = runs["sub-01_task-rest"]["bold"]
+    img = nib.load(bold)
+    img.header.set_xyzt_units("mm", "msec")
+    img.header["pixdim"][4] = 1500.0
+    nib.save(nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine, img.header), bold)
+    _call(tmp_path, runs)
+    assert read_table(tmp_path / "inputs.tsv")[0]["t_r"] == "1.5"
+
+
 def test_a_preset_for_a_run_without_confounds_is_refused_before_any_job(tmp_path, rng):
     runs = _runs(tmp_path, rng, subjects=("01", "02"))
     runs["sub-02_task-rest"]["confounds"] = None
