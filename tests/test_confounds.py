@@ -1,4 +1,5 @@
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -545,6 +546,24 @@ def test_read_table_errors_name_run_and_file(tmp_path, content, n_volumes, match
         read_confounds_table(path, n_volumes=n_volumes, run="sub-01_run-1")
     assert str(error.value).startswith("sub-01_run-1: ")
     assert str(path) in str(error.value)
+
+
+def test_read_table_ignores_a_byte_order_mark(tmp_path):
+    # spreadsheet programs save "UTF-8 with BOM"; the mark must not join the first name
+    path = tmp_path / "c.tsv"
+    path.write_bytes(b"\xef\xbb\xbftrans_x\tframewise_displacement\r\n1\tn/a\r\n2\t0.1\r\n")
+    table = read_confounds_table(path, n_volumes=2)
+    assert table.names == ["trans_x", "framewise_displacement"]
+    np.testing.assert_array_equal(table.values, [[1.0, np.nan], [2.0, 0.1]])
+    design = build_design(table, "columns", columns=["trans_x"])
+    np.testing.assert_array_equal(design.confounds, [[1.0], [2.0]])
+
+
+def test_read_table_error_not_utf8(tmp_path):
+    path = tmp_path / "c.tsv"
+    path.write_bytes("trans_x\tcsf\n1\t2\n".encode("utf-16"))
+    with pytest.raises(InputDataError, match=rf"^r1: {re.escape(str(path))} is not UTF-8 text"):
+        read_confounds_table(path, run="r1")
 
 
 def test_read_table_invalid_json(tmp_path):

@@ -210,7 +210,7 @@ def read_confounds_table(
     Raises
     ------
     InputDataError
-        Missing or empty file, a row with a different number of cells than the header,
+        Missing, empty or non-UTF-8 file, a row with a different number of cells than the header,
         repeated column names, a non-numeric or infinite cell, invalid JSON, or a row count
         that differs from ``n_volumes``.
     """
@@ -218,7 +218,13 @@ def read_confounds_table(
     where = _where(run)
     if not path.is_file():
         raise InputDataError(f"{where}confounds file not found: {path}")
-    lines = [line.rstrip("\r\n") for line in path.read_text().splitlines()]
+    try:
+        # utf-8-sig drops a leading byte-order mark, which would otherwise become part of the
+        # first column's name
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"{where}{path} is not UTF-8 text: {exc}") from None
+    lines = [line.rstrip("\r\n") for line in text.splitlines()]
     lines = [line for line in lines if line.strip()]
     if not lines:
         raise InputDataError(f"{where}confounds file is empty: {path}")
