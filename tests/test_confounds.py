@@ -13,6 +13,7 @@ from netregions.confounds import (
     build_design,
     censoring_mask,
     dummy_volumes,
+    fmriprep_cosine_count,
     framewise_displacement,
     read_confounds_table,
 )
@@ -638,10 +639,73 @@ def test_compcor_errors(tmp_path, rng):
         build_design(read_confounds_table(no_combined), "compcor")
     no_cosine = {k: v for k, v in columns.items() if not k.startswith("cosine")}
     path = _write_table(tmp_path, no_cosine, _metadata(), name="c.tsv")
-    with pytest.raises(InputDataError, match="needs the cosine high-pass columns"):
+    # 38 steady-state volumes at 4 s = 152 s: fMRIPrep writes floor(2 * 152 / 128) - 1 = 1
+    with pytest.raises(
+        InputDataError,
+        match=r"r1: strategy 'compcor' needs the cosine high-pass columns .*: fMRIPrep writes 1 "
+        r"for 38 steady-state volumes at TR 4 s \(152 s\), and there are none in .*c\.tsv; .*"
+        r"confounds.strategy simple or scrubbing",
+    ):
+        build_design(read_confounds_table(path), "compcor", t_r=4.0, run="r1")
+    # without the repetition time, how long the run is cannot be told
+    with pytest.raises(InputDataError, match=r"none in .*c\.tsv, .* repetition time \(t_r\)"):
         build_design(read_confounds_table(path), "compcor")
     # the other presets do without cosines
     assert not any("cosine" in n for n in build_design(read_confounds_table(path), "simple").names)
+
+
+@pytest.mark.parametrize(
+    ("n_volumes", "t_r", "expected"),
+    [
+        (0, 2.0, 0),
+        (31, 2.0, 0),  # 62 s: nipype's basis is the constant alone
+        (60, 2.0, 0),  # 120 s: under the 128 s period, only the constant and nothing to drop
+        (63, 2.0, 0),
+        (64, 2.0, 1),  # 128 s exactly: floor(2) - 1
+        (95, 2.0, 1),
+        (96, 2.0, 2),  # 192 s
+        (168, 2.0, 4),  # fMRIPrep's 4 (nilearn would make 5)
+        (150, 0.8, 0),  # 120 s at a short TR
+        (160, 0.8, 1),  # 128 s
+    ],
+)
+def test_fmriprep_cosine_count(n_volumes, t_r, expected):
+    assert fmriprep_cosine_count(n_volumes, t_r) == expected
+
+
+@pytest.mark.parametrize("t_r", [0.0, -2.0, float("nan")])
+def test_fmriprep_cosine_count_needs_a_positive_tr(t_r):
+    with pytest.raises(ValueError, match="t_r must be a positive number of seconds"):
+        fmriprep_cosine_count(60, t_r)
+
+
+def test_fmriprep_cosine_count_agrees_with_the_synthetic_tables():
+    from netregions.data.synthetic_fmriprep import cosine_basis
+
+    for n_volumes in range(2, 400, 7):
+        for t_r in (0.72, 1.0, 2.0, 2.5, 3.0):
+            count = cosine_basis(n_volumes, t_r).shape[1]
+            assert fmriprep_cosine_count(n_volumes, t_r) == count, (n_volumes, t_r)
+
+
+def test_compcor_accepts_a_run_too_short_for_cosines(tmp_path, rng, caplog):
+    columns = _fmriprep_columns(rng)  # 40 volumes, 2 of them dummy volumes
+    no_cosine = {k: v for k, v in columns.items() if not k.startswith("cosine")}
+    path = _write_table(tmp_path, no_cosine, _metadata())
+    # 38 steady-state volumes at 3.3 s = 125.4 s, under 128 s: fMRIPrep writes no cosine
+    # (the 40 volumes with the dummy ones would be 132 s, for which it writes one)
+    with caplog.at_level("INFO", logger="netregions"):
+        design = build_design(read_confounds_table(path), "compcor", t_r=3.3, run="r1")
+    motion24 = {f"{m}{s}" for m in MOTION for s in ("", "_derivative1", "_power2",
+                                                     "_derivative1_power2")}  # fmt: skip
+    combined = {"a_comp_cor_01", "a_comp_cor_03", "a_comp_cor_04"}
+    assert design.names == sorted(motion24 | combined)
+    assert design.confounds.shape == (40, 27)
+    assert (
+        "r1: strategy 'compcor' without cosine columns: fMRIPrep writes none for 38 "
+        "steady-state volumes at TR 3.3 s (125.4 s)" in caplog.text
+    )
+    assert str(path) in caplog.text
 
 
 def test_all_volumes_removed(tmp_path):

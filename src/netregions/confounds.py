@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import math
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -37,11 +39,14 @@ __all__ = [
     "build_design",
     "censoring_mask",
     "dummy_volumes",
+    "fmriprep_cosine_count",
     "framewise_displacement",
     "load_design",
     "read_confounds_table",
     "residual_dimensions",
 ]
+
+log = logging.getLogger("netregions")
 
 #: Motion parameters in fMRIPrep's names: translations (mm), then rotations (radians).
 MOTION_COLUMNS = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
@@ -53,6 +58,8 @@ FULL_EXPANSIONS = ("derivative1", "power2", "derivative1_power2")
 DUMMY_SUBSTRING = "non_steady_state_outlier"
 #: Substring of the discrete-cosine high-pass columns.
 COSINE_SUBSTRING = "cosine"
+#: fMRIPrep's high-pass cut-off as a period (s): it writes the cosines that remove slower drifts.
+FMRIPREP_HIGH_PASS_PERIOD = 128.0
 #: Minimal length of a kept segment between censored volumes (the reference's default).
 SCRUB_SEGMENT = 5
 #: The ``scrubbing`` preset's thresholds: FD in mm, standardised DVARS.
@@ -308,6 +315,39 @@ def dummy_volumes(table: ConfoundsTable) -> np.ndarray:
     return np.nansum(np.abs(table.values[:, columns]), axis=1) != 0
 
 
+def fmriprep_cosine_count(n_volumes: int, t_r: float) -> int:
+    """Number of ``cosineXX`` high-pass columns fMRIPrep writes for a run.
+
+    Parameters
+    ----------
+    n_volumes : int
+        Steady-state volumes of the run (fMRIPrep builds the cosines without the dummy
+        volumes).
+    t_r : float
+        Repetition time in seconds.
+
+    Returns
+    -------
+    int
+        ``max(floor(2 * n_volumes * t_r / 128) - 1, 0)``: nipype's discrete cosine basis for
+        a 128 s cut-off, less its constant column. 0 for runs shorter than 128 s (e.g. 60
+        volumes at 2 s), 1 from 128 s to 192 s, and so on.
+
+    Raises
+    ------
+    ValueError
+        A negative number of volumes or a repetition time that is not a positive number.
+    """
+    if n_volumes < 0:
+        raise ValueError(f"n_volumes must be >= 0, got {n_volumes}")
+    if not (np.isfinite(t_r) and t_r > 0):
+        raise ValueError(f"t_r must be a positive number of seconds, got {t_r!r}")
+    # nipype's order, computed as it does (2 * N * dt / period), so a run exactly at a
+    # boundary gets the count fMRIPrep wrote
+    order = math.floor(2 * n_volumes * (1.0 / FMRIPREP_HIGH_PASS_PERIOD) * t_r)
+    return max(order - 1, 0)
+
+
 def _outliers(values: np.ndarray | None, threshold: float | None, name: str, n: int) -> np.ndarray:
     if threshold is None:
         return np.zeros(n, dtype=bool)
@@ -530,6 +570,7 @@ def _columns_design(
     fd_threshold: float | None = None,
     std_dvars_threshold: float | None = None,
     run: str | None = None,
+    t_r: float | None = None,  # unused: every builder takes the same keywords
 ) -> Design:
     """Strategy ``columns``: the listed columns as they are, n/a -> 0."""
     names = _columns_as_given(table, columns, run)
@@ -553,15 +594,48 @@ class _Preset:
     std_dvars_threshold: float | None = None
 
 
-def _preset_columns(table: ConfoundsTable, preset: _Preset, run: str | None) -> list[str]:
+def _check_compcor_without_cosines(
+    table: ConfoundsTable, t_r: float | None, run: str | None
+) -> None:
+    """Accept a table without cosines only for a run too short for fMRIPrep to write any.
+
+    fMRIPrep high-passes the data before CompCor and writes the cosines it used; a run
+    shorter than its 128 s cut-off gets none (docs/methods/denoising.md, "CompCor without
+    cosines").
+    """
+    needs = (
+        f"{_where(run)}strategy 'compcor' needs the cosine high-pass columns "
+        "(CompCor is computed on high-passed data)"
+    )
+    if t_r is None:
+        raise InputDataError(
+            f"{needs}; there are none in {table.path}, and whether the run is too short for "
+            "fMRIPrep to write any cannot be told without its repetition time (t_r)"
+        )
+    n_steady = table.values.shape[0] - int(dummy_volumes(table).sum())
+    expected = fmriprep_cosine_count(n_steady, t_r)
+    length = f"{n_steady} steady-state volumes at TR {t_r:g} s ({n_steady * t_r:g} s)"
+    if expected:
+        raise InputDataError(
+            f"{needs}: fMRIPrep writes {expected} for {length}, and there are none in "
+            f"{table.path}; use the confounds table fMRIPrep wrote for this run, or choose "
+            "confounds.strategy simple or scrubbing"
+        )
+    log.info(
+        "%sstrategy 'compcor' without cosine columns: fMRIPrep writes none for %s, shorter "
+        "than its %g s high-pass period, and %s has none",
+        _where(run), length, FMRIPREP_HIGH_PASS_PERIOD, table.path,
+    )  # fmt: skip
+
+
+def _preset_columns(
+    table: ConfoundsTable, preset: _Preset, run: str | None, t_r: float | None = None
+) -> list[str]:
     """The preset's columns, sorted alphabetically (docs/methods/denoising.md, "Presets")."""
     what = f"strategy {preset.name!r}"
     names = [name for name in table.names if COSINE_SUBSTRING in name]
     if preset.compcor and not names:
-        raise InputDataError(
-            f"{_where(run)}strategy 'compcor' needs the cosine high-pass columns "
-            f"(CompCor is computed on high-passed data); none in {table.path}"
-        )
+        _check_compcor_without_cosines(table, t_r, run)
     names += _require(table, _expand(MOTION_COLUMNS, full=True), what, run)
     if preset.wm_csf is not None:
         names += _require(table, _expand(WM_CSF_COLUMNS, preset.wm_csf == "full"), what, run)
@@ -593,6 +667,7 @@ def _preset_design(
     fd_threshold: float | None = None,
     std_dvars_threshold: float | None = None,
     run: str | None = None,
+    t_r: float | None = None,
 ) -> Design:
     """Strategies ``simple``, ``scrubbing``, ``compcor``: the reference's preset of the name."""
     if columns is not None:
@@ -603,7 +678,7 @@ def _preset_design(
     fd_threshold = preset.fd_threshold if fd_threshold is None else fd_threshold
     if std_dvars_threshold is None:
         std_dvars_threshold = preset.std_dvars_threshold
-    names = _preset_columns(table, preset, run)
+    names = _preset_columns(table, preset, run, t_r)
     dummy, censored, keep = _volume_masks(
         table, fd_threshold, std_dvars_threshold, preset.name, run
     )
@@ -625,7 +700,7 @@ _SCRUBBING = _Preset(
 _COMPCOR = _Preset("compcor", wm_csf=None, compcor=True)
 
 #: Strategy name -> builder
-#: ``(table, *, columns, fd_threshold, std_dvars_threshold, run) -> Design``.
+#: ``(table, *, columns, fd_threshold, std_dvars_threshold, run, t_r) -> Design``.
 STRATEGIES: dict[str, Callable[..., Design]] = {
     "columns": _columns_design,
     "simple": partial(_preset_design, preset=_SIMPLE),
@@ -642,6 +717,7 @@ def build_design(
     fd_threshold: float | None = None,
     std_dvars_threshold: float | None = None,
     run: str | None = None,
+    t_r: float | None = None,
 ) -> Design:
     """Confounds, kept volumes and motion summary of one run under a denoising strategy.
 
@@ -668,6 +744,10 @@ def build_design(
         the reference; ``np.inf`` turns the criterion off.
     run : str, optional
         Run label for messages (e.g. ``"sub-01_task-rest_run-1"``).
+    t_r : float, optional
+        The run's repetition time in seconds. Strategy ``compcor`` only, for a table without
+        cosine columns: accepted (with a logged note) when the run is too short for fMRIPrep
+        to write any (:func:`fmriprep_cosine_count` is 0), refused otherwise or when None.
 
     Returns
     -------
@@ -682,8 +762,9 @@ def build_design(
         Unknown strategy, or ``columns`` with a preset.
     InputDataError
         Unknown or missing columns (named, with the run and file), a partially present
-        expansion, CompCor without its JSON ``Mask`` entries or without cosine columns,
-        missing values the strategy cannot handle, or every volume removed.
+        expansion, CompCor without its JSON ``Mask`` entries, CompCor without cosine columns
+        on a run long enough for fMRIPrep to write them (or of unknown ``t_r``), missing
+        values the strategy cannot handle, or every volume removed.
 
     Notes
     -----
@@ -698,6 +779,7 @@ def build_design(
         fd_threshold=fd_threshold,
         std_dvars_threshold=std_dvars_threshold,
         run=run,
+        t_r=t_r,
     )
 
 
@@ -710,6 +792,7 @@ def load_design(
     columns: Sequence[str] | None = None,
     fd_threshold: float | None = None,
     std_dvars_threshold: float | None = None,
+    t_r: float | None = None,
 ) -> Design | None:
     """The design of a run from its confounds file (None: no file, nothing to regress).
 
@@ -724,7 +807,7 @@ def load_design(
         Volumes of the run (the table must have one row per volume).
     run : str
         Run label for messages.
-    strategy, columns, fd_threshold, std_dvars_threshold
+    strategy, columns, fd_threshold, std_dvars_threshold, t_r
         See :func:`build_design`.
 
     Returns
@@ -752,6 +835,7 @@ def load_design(
         fd_threshold=fd_threshold,
         std_dvars_threshold=std_dvars_threshold,
         run=run,
+        t_r=t_r,
     )
 
 

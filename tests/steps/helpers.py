@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -66,14 +67,27 @@ def _cell(value: float) -> str:
     return "n/a" if np.isnan(value) else f"{value:.10g}"
 
 
-def write_confounds(path: Path, columns: dict[str, np.ndarray]) -> Path:
-    """A confounds TSV (fMRIPrep layout: header line, one row per volume, n/a for NaN)."""
+def write_confounds(
+    path: Path, columns: dict[str, np.ndarray], metadata: dict | None = None
+) -> Path:
+    """A confounds TSV (fMRIPrep layout: header line, one row per volume, n/a for NaN), and
+    its JSON sidecar (same name, ``.json``) when ``metadata`` is given."""
     names = list(columns)
     n = len(next(iter(columns.values())))
     lines = ["\t".join(names)]
     lines += ["\t".join(_cell(float(columns[c][i])) for c in names) for i in range(n)]
     Path(path).write_text("\n".join(lines) + "\n")
+    if metadata is not None:
+        Path(path).with_suffix(".json").write_text(json.dumps(metadata))
     return Path(path)
+
+
+def acompcor_metadata(n_components: int) -> dict:
+    """The sidecar entries of ``n_components`` aCompCor components of the combined mask."""
+    return {
+        f"a_comp_cor_{k:02d}": {"Method": "aCompCor", "Mask": "combined", "Retained": True}
+        for k in range(n_components)
+    }
 
 
 def _derivative(values: np.ndarray) -> np.ndarray:
@@ -90,9 +104,11 @@ def fmriprep_columns(
     fd_spikes: tuple[int, ...] = (),
     fd_level: float = 0.1,
     n_cosine: int = 2,
+    n_acompcor: int = 0,
 ) -> dict[str, np.ndarray]:
     """An fMRIPrep-style confounds table: 24 motion terms, csf/white_matter with expansions,
-    framewise_displacement (n/a at 0, 0.9 mm at ``fd_spikes``), std_dvars, cosines and one
+    framewise_displacement (n/a at 0, 0.9 mm at ``fd_spikes``), std_dvars, cosines,
+    ``n_acompcor`` a_comp_cor columns (see :func:`acompcor_metadata`) and one
     non_steady_state_outlier column per dummy volume (the first ``dummy`` volumes)."""
     columns: dict[str, np.ndarray] = {}
     bases = {name: np.cumsum(rng.normal(0, 0.02, n_volumes)) for name in MOTION}
@@ -115,6 +131,8 @@ def fmriprep_columns(
         columns[f"cosine{k:02d}"] = np.sqrt(2 / n_volumes) * np.cos(
             np.pi * (k + 1) * (2 * t + 1) / (2 * n_volumes)
         )
+    for k in range(n_acompcor):
+        columns[f"a_comp_cor_{k:02d}"] = rng.normal(0, 0.1, n_volumes)
     for k in range(dummy):
         flag = np.zeros(n_volumes)
         flag[k] = 1.0

@@ -9,7 +9,7 @@ from netregions.exceptions import InputDataError
 from netregions.io import read_table, save_nifti
 from netregions.steps.check_inputs import check_inputs
 
-from .helpers import AFFINE, fmriprep_columns, write_confounds
+from .helpers import AFFINE, acompcor_metadata, fmriprep_columns, write_confounds
 
 N_VOLUMES = 40
 SIMPLE = {"strategy": "simple", "columns": None, "fd_threshold": None, "std_dvars_threshold": None}
@@ -184,3 +184,27 @@ def test_more_confound_columns_than_volumes_is_refused_before_compute(tmp_path, 
     ):
         _call(tmp_path, runs, design=design)
     _call(tmp_path, runs, design={**design, "columns": ["csf", "white_matter"]})
+
+
+def test_compcor_without_cosines_is_judged_by_the_run_length(tmp_path, rng):
+    # 60 volumes, 1 dummy, no cosine column: 59 x 2 s (the header's TR) = 118 s, for which
+    # fMRIPrep writes no cosine; at the sidecar's 2.5 s, 147.5 s, for which it writes one
+    runs = _runs(tmp_path, rng, subjects=("01",), n_volumes=60)
+    confounds = runs["sub-01_task-rest"]["confounds"]
+    columns = fmriprep_columns(rng, 60, dummy=1, n_cosine=0, n_acompcor=3)
+    write_confounds(confounds, columns, acompcor_metadata(3))
+    compcor = {**SIMPLE, "strategy": "compcor"}
+    _call(tmp_path, runs, design=compcor)
+    assert read_table(tmp_path / "inputs.tsv")[0]["t_r"] == "2"
+    (tmp_path / "inputs.tsv").unlink()
+    sidecar = tmp_path / "sub-01_task-rest_bold.json"
+    sidecar.write_text(json.dumps({"RepetitionTime": 2.5}))
+    runs["sub-01_task-rest"]["sidecar"] = str(sidecar)
+    with pytest.raises(
+        InputDataError,
+        match=r"sub-01_task-rest: strategy 'compcor' needs the cosine high-pass columns .*"
+        r"fMRIPrep writes 1 for 59 steady-state volumes at TR 2.5 s \(147.5 s\), and there are "
+        rf"none in {confounds}",
+    ):
+        _call(tmp_path, runs, design=compcor)
+    assert not (tmp_path / "inputs.tsv").exists()

@@ -6,7 +6,7 @@ import pytest
 from netregions.io import read_table
 from netregions.steps.qc import qc
 
-from .helpers import fmriprep_columns, write_confounds
+from .helpers import acompcor_metadata, fmriprep_columns, write_confounds
 
 CONTRACT = ["run", "subject", "n_volumes", "n_censored", "mean_fd", "included", "reason"]
 SCRUBBING = {
@@ -241,3 +241,29 @@ def test_a_mean_fd_rule_for_a_run_without_motion_columns_is_an_error(tmp_path, r
             design=design,
             limits={**NO_LIMITS, "max_mean_fd": 0.2},
         )
+
+
+def _compcor_without_cosines(tmp_path, rng, t_r):
+    """One run of 60 volumes (1 dummy) with 3 aCompCor components and no cosine column."""
+    columns = fmriprep_columns(rng, 60, dummy=1, n_cosine=0, n_acompcor=3)
+    write_confounds(tmp_path / "a.tsv", columns, acompcor_metadata(3))
+    runs = {"sub-01_task-rest": {"subject": "01", "confounds": str(tmp_path / "a.tsv")}}
+    stats = [_stats(tmp_path, "a", 60, t_r=t_r)]
+    design = {**SCRUBBING, "strategy": "compcor"}
+    return stats, {"runs": runs, "design": design, "limits": NO_LIMITS}
+
+
+def test_compcor_on_a_run_too_short_for_cosines(tmp_path, rng):
+    # 59 steady-state volumes x 2 s = 118 s: fMRIPrep writes no cosine under 128 s
+    stats, call = _compcor_without_cosines(tmp_path, rng, t_r=2.0)
+    qc(stats, **_outputs(tmp_path), **call)
+    row = read_table(tmp_path / "qc.tsv")[0]
+    # 24 motion terms and 3 aCompCor components; 59 volumes kept
+    assert (row["n_confounds"], row["n_kept"], row["degrees_of_freedom"]) == ("27", "59", "32")
+
+
+def test_compcor_without_cosines_on_a_run_long_enough_for_them(tmp_path, rng):
+    # 59 x 2.5 s = 147.5 s: fMRIPrep writes one cosine
+    stats, call = _compcor_without_cosines(tmp_path, rng, t_r=2.5)
+    with pytest.raises(ValueError, match=r"sub-01_task-rest: .*fMRIPrep writes 1 for 59"):
+        qc(stats, **_outputs(tmp_path), **call)

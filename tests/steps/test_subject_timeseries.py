@@ -11,7 +11,16 @@ import netregions
 from netregions.io import read_tsv, save_array, save_nifti
 from netregions.steps.subject_timeseries import subject_timeseries
 
-from .helpers import AFFINE, fmriprep_columns, smooth_reference, write_confounds, write_run, zscore
+from .helpers import (
+    AFFINE,
+    MOTION,
+    acompcor_metadata,
+    fmriprep_columns,
+    smooth_reference,
+    write_confounds,
+    write_run,
+    zscore,
+)
 
 RUN = "sub-01_task-rest"
 KINDS = ["correlation", "partial correlation", "covariance", "precision"]
@@ -209,6 +218,49 @@ def test_filtering_with_censoring_writes_the_kept_volumes_only(tmp_path, rng):
     _, ts, sidecar = _read_outputs(files)
     assert ts.shape == (keep.sum(), 3)
     assert sidecar["VolumesKept"] == np.flatnonzero(keep).tolist()
+
+
+def _compcor_without_cosines(tmp_path, rng, t_r):
+    """60 volumes, 1 dummy, 3 combined aCompCor components and no cosine column."""
+    columns = fmriprep_columns(rng, 60, dummy=1, n_cosine=0, n_acompcor=3)
+    write_confounds(tmp_path / "confounds.tsv", columns, acompcor_metadata(3))
+    signals = rng.standard_normal((60, 3)) + 20 * columns["trans_x"][:, None]
+    _write_inputs(tmp_path, signals, t_r=t_r)
+    return columns, signals
+
+
+def test_compcor_on_a_run_too_short_for_cosines(tmp_path, rng):
+    # 59 steady-state volumes at 2 s = 118 s, under fMRIPrep's 128 s: it writes no cosine
+    columns, signals = _compcor_without_cosines(tmp_path, rng, t_r=2.0)
+    files = _files(tmp_path)
+    subject_timeseries(
+        **files, run=RUN, confounds=str(tmp_path / "confounds.tsv"), strategy="compcor"
+    )
+    _, ts, sidecar = _read_outputs(files)
+    motion24 = [f"{m}{e}" for m in MOTION for e in ("", "_derivative1", "_power2",
+                                                   "_derivative1_power2")]  # fmt: skip
+    names = sorted([*motion24, "a_comp_cor_00", "a_comp_cor_01", "a_comp_cor_02"])
+    assert sidecar["ConfoundColumns"] == names
+    keep = np.arange(60) > 0
+    x = np.column_stack([columns[n] for n in names])
+    x[0] = np.where(np.isnan(x[0]), x[1], x[0])
+    x -= x[keep].mean(axis=0)
+    np.testing.assert_allclose(ts, zscore(_residual(signals[keep], x[keep])), atol=1e-4)
+
+
+def test_compcor_without_cosines_on_a_run_long_enough_for_them(tmp_path, rng):
+    # the same table, at the stats' TR 2.5 s: 147.5 s, for which fMRIPrep writes one cosine
+    _compcor_without_cosines(tmp_path, rng, t_r=2.5)
+    files = _files(tmp_path)
+    with pytest.raises(
+        ValueError,
+        match=rf"^{RUN}: strategy 'compcor' needs the cosine .*fMRIPrep writes 1 for 59 "
+        r"steady-state volumes at TR 2.5 s",
+    ):
+        subject_timeseries(
+            **files, run=RUN, confounds=str(tmp_path / "confounds.tsv"), strategy="compcor"
+        )
+    assert not (tmp_path / "out").exists()
 
 
 # --------------------------------------------------------------------------- connectomes

@@ -42,7 +42,7 @@ def _check_run(
         log.warning("%s", note)
     from netregions.confounds import load_design
 
-    run_design = load_design(files.get("confounds"), header.n_volumes, run, **design)
+    run_design = load_design(files.get("confounds"), header.n_volumes, run, **design, t_r=t_r)
     if run_design is not None:
         _check_confound_count(run_design, files["confounds"], run)
     return header, t_r

@@ -131,7 +131,10 @@ def qc(
         run_stats = read_json(stats_of[run])
         n_volumes = int(run_stats["n_volumes"])
         table_path = info.get("confounds")  # a run without a table: motion reported n/a
-        run_design = load_design(table_path, n_volumes, run, **design) if table_path else None
+        t_r = float(run_stats["t_r"])
+        run_design = (
+            load_design(table_path, n_volumes, run, **design, t_r=t_r) if table_path else None
+        )
         row = _run_row(run, info, run_stats, run_design)
         _check_motion_known(run, table_path, row["mean_fd"], motion_rules)
         reasons = exclusion_reasons(row, limits)

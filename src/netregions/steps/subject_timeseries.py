@@ -134,7 +134,7 @@ def subject_timeseries(
     signals = _region_series(smoothed, region_maps, bold, mask, smoothing_fwhm, run)
     design = load_design(
         confounds, signals.shape[0], run, strategy=strategy, columns=columns,
-        fd_threshold=fd_threshold, std_dvars_threshold=std_dvars_threshold,
+        fd_threshold=fd_threshold, std_dvars_threshold=std_dvars_threshold, t_r=t_r,
     )  # fmt: skip
     keep = None if design is None or design.sample_mask.all() else design.sample_mask
     _check_degrees_of_freedom(design, signals.shape[0], detrend, run)
