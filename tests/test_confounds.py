@@ -15,6 +15,7 @@ from netregions.confounds import (
     dummy_volumes,
     fmriprep_cosine_count,
     framewise_displacement,
+    preset_column_groups,
     read_confounds_table,
 )
 from netregions.exceptions import InputDataError
@@ -733,3 +734,26 @@ def test_no_warning_when_nothing_is_missing(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         build_design(read_confounds_table(path), "columns")
+
+
+def test_preset_column_groups(fmriprep_tsv):
+    table = read_confounds_table(fmriprep_tsv)
+    assert preset_column_groups(build_design(table, "compcor").names) == {
+        "motion": 24,
+        "a_comp_cor": 3,
+        "cosine": 4,
+    }
+    assert preset_column_groups(build_design(table, "scrubbing").names) == {
+        "motion": 24,
+        "csf/white_matter": 8,
+        "cosine": 4,
+    }
+    names = ["global_signal", "cosine00", "c_comp_cor_00", "rot_z_power2", "csf", "a_comp_cor_12"]
+    assert list(preset_column_groups(names).items()) == [
+        ("motion", 1),
+        ("csf/white_matter", 1),
+        ("a_comp_cor", 1),
+        ("cosine", 1),
+        ("other", 2),
+    ]
+    assert preset_column_groups([]) == {}

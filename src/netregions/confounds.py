@@ -42,6 +42,7 @@ __all__ = [
     "fmriprep_cosine_count",
     "framewise_displacement",
     "load_design",
+    "preset_column_groups",
     "read_confounds_table",
     "residual_dimensions",
 ]
@@ -444,6 +445,38 @@ def _expand(bases: Sequence[str], full: bool) -> list[str]:
     if full:
         names += [f"{base}_{suffix}" for base in bases for suffix in FULL_EXPANSIONS]
     return names
+
+
+def preset_column_groups(names: Sequence[str]) -> dict[str, int]:
+    """How many of a design's columns fall in each group the presets are made of.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Confound columns (e.g. :attr:`Design.names`).
+
+    Returns
+    -------
+    dict of str to int
+        ``motion`` (the six parameters and their expansions), ``csf/white_matter`` (with
+        their expansions), ``a_comp_cor``, ``cosine`` and ``other`` (anything else), in that
+        order; groups without a column are left out. ``simple`` on a table with 4 cosines
+        gives ``{"motion": 24, "csf/white_matter": 2, "cosine": 4}``.
+    """
+    motion, wm_csf = set(_expand(MOTION_COLUMNS, True)), set(_expand(WM_CSF_COLUMNS, True))
+    counts = dict.fromkeys(("motion", "csf/white_matter", "a_comp_cor", "cosine", "other"), 0)
+    for name in names:
+        if name in motion:
+            counts["motion"] += 1
+        elif name in wm_csf:
+            counts["csf/white_matter"] += 1
+        elif _ACOMPCOR.fullmatch(name):
+            counts["a_comp_cor"] += 1
+        elif COSINE_SUBSTRING in name:
+            counts["cosine"] += 1
+        else:
+            counts["other"] += 1
+    return {group: count for group, count in counts.items() if count}
 
 
 def _require(table: ConfoundsTable, names: Sequence[str], what: str, run: str | None) -> list[str]:

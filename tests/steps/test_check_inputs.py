@@ -1,5 +1,6 @@
 import json
 import os
+import re
 
 import nibabel as nib
 import numpy as np
@@ -208,3 +209,52 @@ def test_compcor_without_cosines_is_judged_by_the_run_length(tmp_path, rng):
     ):
         _call(tmp_path, runs, design=compcor)
     assert not (tmp_path / "inputs.tsv").exists()
+
+
+@pytest.mark.parametrize(
+    ("strategy", "n_volumes", "n_cosine", "n_acompcor", "message"),
+    [
+        # fMRIPrep run with --return-all-components: every combined component is in the table
+        (
+            "compcor",
+            60,
+            1,
+            40,
+            r"takes 65 confound columns of .* \(24 motion, 40 a_comp_cor, 1 cosine\) for 59 "
+            r"steady-state volumes, which leaves no degrees of freedom; the 40 a_comp_cor "
+            r"columns .*--return-all-components.*: use tables written without that option, "
+            r"choose confounds.strategy: simple, or list the columns to use "
+            r"\(confounds.strategy: columns, with confounds.columns\)$",
+        ),
+        (
+            "scrubbing",
+            30,
+            2,
+            0,
+            r"takes 34 confound columns of .* \(24 motion, 8 csf/white_matter, 2 cosine\) for "
+            r"29 steady-state volumes, .*; choose confounds.strategy: simple \(2 csf/white_matter "
+            r"columns, not 8\), or list the columns to use",
+        ),
+        (
+            "simple",
+            25,
+            2,
+            0,
+            r"takes 28 confound columns of .* \(24 motion, 2 csf/white_matter, 2 cosine\) for "
+            r"24 steady-state volumes, .*; the run is too short for this preset: list the columns "
+            r"to use \(confounds.strategy: columns, with confounds.columns\)$",
+        ),
+    ],
+)
+def test_too_many_preset_columns_are_counted_by_group(
+    tmp_path, rng, strategy, n_volumes, n_cosine, n_acompcor, message
+):
+    runs = _runs(tmp_path, rng, subjects=("01",), n_volumes=n_volumes)
+    columns = fmriprep_columns(rng, n_volumes, n_cosine=n_cosine, n_acompcor=n_acompcor)
+    write_confounds(runs["sub-01_task-rest"]["confounds"], columns, acompcor_metadata(n_acompcor))
+    with pytest.raises(InputDataError) as info:
+        _call(tmp_path, runs, design={**SIMPLE, "strategy": strategy})
+    problem = str(info.value).splitlines()[1]
+    assert problem.startswith(f"sub-01_task-rest: strategy '{strategy}' takes ")
+    assert re.search(message, problem), problem
+    assert "choose a denoising preset" not in problem  # a preset is chosen already

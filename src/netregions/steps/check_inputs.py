@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from netregions.confounds import Design, load_design, preset_column_groups
 from netregions.exceptions import InputDataError
 from netregions.io import BoldHeader, check_bold_header, write_table
 
@@ -40,15 +41,13 @@ def _check_run(
     t_r, notes = read_repetition_time(files.get("sidecar"), header.t_r, run, image=files["bold"])
     for note in notes:
         log.warning("%s", note)
-    from netregions.confounds import load_design
-
     run_design = load_design(files.get("confounds"), header.n_volumes, run, **design, t_r=t_r)
     if run_design is not None:
         _check_confound_count(run_design, files["confounds"], run)
     return header, t_r
 
 
-def _check_confound_count(design, path: str, run: str) -> None:
+def _check_confound_count(design: Design, path: str, run: str) -> None:
     """Refuse more confound columns than the run's steady-state volumes can carry.
 
     Censoring is left to the QC step (it may exclude the run); this catches a strategy whose
@@ -58,12 +57,37 @@ def _check_confound_count(design, path: str, run: str) -> None:
         return
     n_usable = len(design.sample_mask) - design.n_dummy
     n_confounds = design.confounds.shape[1]
-    if n_usable <= n_confounds + 1:
+    if n_usable > n_confounds + 1:
+        return
+    if design.strategy == "columns":
         raise InputDataError(
             f"{run}: {n_confounds} confound columns of {path} for {n_usable} volumes leave no "
             "degrees of freedom; choose a denoising preset (confounds.strategy: simple, "
             "scrubbing or compcor) or list the columns to use (confounds.columns)"
         )
+    groups = preset_column_groups(design.names)
+    described = ", ".join(f"{count} {group}" for group, count in groups.items())
+    raise InputDataError(
+        f"{run}: strategy {design.strategy!r} takes {n_confounds} confound columns of {path} "
+        f"({described}) for {n_usable} steady-state volumes, which leaves no degrees of "
+        f"freedom; {_fewer_columns(design.strategy, groups)}"
+    )
+
+
+def _fewer_columns(strategy: str, groups: Mapping[str, int]) -> str:
+    """What to change when a preset takes more columns than a run can carry."""
+    listed = "list the columns to use (confounds.strategy: columns, with confounds.columns)"
+    if strategy == "compcor":
+        return (
+            f"the {groups.get('a_comp_cor', 0)} a_comp_cor columns are every component of the "
+            "combined mask in the table's JSON sidecar, which holds all of them when fMRIPrep "
+            "ran with --return-all-components (otherwise those explaining 50 % of the "
+            "variance): use tables written without that option, choose confounds.strategy: "
+            f"simple, or {listed}"
+        )
+    if strategy == "scrubbing":
+        return f"choose confounds.strategy: simple (2 csf/white_matter columns, not 8), or {listed}"
+    return f"the run is too short for this preset: {listed}"
 
 
 def check_inputs(
