@@ -47,7 +47,7 @@ def _runs(tmp_path, rng, subjects=("01", "02"), sidecar_t_r=None, n_volumes=N_VO
     return runs
 
 
-def _call(tmp_path, runs, design=SIMPLE, participants=None):
+def _call(tmp_path, runs, design=SIMPLE, participants=None, **comparison):
     check_inputs(
         [r["bold"] for r in runs.values()],
         tmp_path / "inputs.tsv",
@@ -55,6 +55,7 @@ def _call(tmp_path, runs, design=SIMPLE, participants=None):
         design=design,
         confounds=[r["confounds"] for r in runs.values() if r["confounds"]],
         participants=participants,
+        **comparison,
     )
 
 
@@ -258,3 +259,79 @@ def test_too_many_preset_columns_are_counted_by_group(
     assert problem.startswith(f"sub-01_task-rest: strategy '{strategy}' takes ")
     assert re.search(message, problem), problem
     assert "choose a denoising preset" not in problem  # a preset is chosen already
+
+
+# --------------------------------------------------------------------------- group column
+
+
+def _participants(tmp_path, groups, column="group"):
+    """participants.tsv with one row per subject: ``{subject: value}``."""
+    path = tmp_path / "participants.tsv"
+    rows = "".join(f"sub-{s}\t{value}\t3{i}\n" for i, (s, value) in enumerate(groups.items()))
+    path.write_text(f"participant_id\t{column}\tage\n{rows}")
+    return str(path)
+
+
+def test_group_column_counts_the_selected_subjects_with_a_value(tmp_path, rng):
+    runs = _runs(tmp_path, rng, subjects=("01", "02", "03", "04", "05"))
+    # sub-05 has no value and sub-09 has no run: neither counts, so two groups of 2
+    table = _participants(
+        tmp_path, {"01": "a", "02": "b", "03": "a", "04": "b", "05": "n/a", "09": "c"}
+    )
+    _call(tmp_path, runs, participants=table, group_column="group", n_splits=2)
+    assert (tmp_path / "inputs.tsv").exists()
+    (tmp_path / "inputs.tsv").unlink()
+    with pytest.raises(InputDataError) as info:
+        _call(tmp_path, runs, participants=table, group_column="group", n_splits=3)
+    assert str(info.value).splitlines()[1:] == [
+        f"{table}: group 'a' has 2 subjects; group 'b' has 2 subjects, 3 are needed for 3-fold "
+        "stratified cross-validation (group_comparison.column='group'), among the 5 selected "
+        "subjects, 1 of them without a value; lower group_comparison.n_splits or add subjects"
+    ]
+    assert not (tmp_path / "inputs.tsv").exists()
+
+
+@pytest.mark.parametrize(
+    ("groups", "found"),
+    [
+        (
+            {"01": "a", "02": "b", "03": "c", "04": "a", "05": "b"},
+            "found 3: 'a' (2 subjects), 'b' (2 subjects), 'c' (1 subjects), among the 5 "
+            "selected subjects;",
+        ),
+        (
+            {"01": "a", "02": "a", "03": "a", "04": "n/a", "05": "a"},
+            "found 1: 'a' (4 subjects), among the 5 selected subjects, 1 of them without a value;",
+        ),
+        (
+            {"01": "n/a", "02": "n/a", "03": "", "04": "n/a", "05": "n/a"},
+            "found 0: no subjects, among the 5 selected subjects, 5 of them without a value;",
+        ),
+    ],
+)
+def test_group_column_without_two_groups_is_refused_before_compute(tmp_path, rng, groups, found):
+    runs = _runs(tmp_path, rng, subjects=tuple(groups))
+    table = _participants(tmp_path, groups)
+    with pytest.raises(InputDataError) as info:
+        _call(tmp_path, runs, participants=table, group_column="group", n_splits=2)
+    problem = str(info.value).splitlines()[1]
+    assert problem == (
+        f"{table}: group_comparison.column='group' must define exactly two groups; {found} "
+        "set group_comparison.column to a column with two values (n/a for the subjects to "
+        "leave out)"
+    )
+
+
+def test_a_group_column_missing_from_the_table_is_refused_with_every_other_problem(tmp_path, rng):
+    runs = _runs(tmp_path, rng)
+    table = _participants(tmp_path, {"01": "a", "02": "b"}, column="Child_Adult")
+    _call(tmp_path, runs, participants=table)  # no comparison: the column is not needed
+    os.remove(runs["sub-02_task-rest"]["bold"])
+    with pytest.raises(InputDataError) as info:
+        _call(tmp_path, runs, participants=table, group_column="group", n_splits=2)
+    lines = str(info.value).splitlines()
+    assert lines[0] == "2 input problem(s):"
+    assert lines[2] == (
+        f"group_comparison.column='group' is not a column of {table}; it has ['Child_Adult', "
+        "'age', 'participant_id']: set group_comparison.column to the one that holds the groups"
+    )

@@ -92,6 +92,38 @@ def test_the_synthetic_runs_have_sidecars_so_their_tr_raises_no_warning(tiny_run
     assert logs and not any("no JSON sidecar" in text for text in logs)
 
 
+def test_the_group_column_is_checked_by_check_inputs(tmp_path):
+    # 4 synthetic subjects (seed 1): 2 children, 2 adults
+    def configure(column, n_splits):
+        comparison = {"column": column, "n_splits": n_splits}
+        write_config(tmp_path, {"data": {"n_subjects": 4}, "group_comparison": comparison})
+
+    target = "results/inputs.tsv"
+    log = tmp_path / "results" / "logs" / "check_inputs" / "job.log"
+    configure("group", 2)
+    snakemake(tmp_path, "--cores", "2", target)
+    # n_splits is checked by check_inputs but is no rerun trigger of it; the column is
+    configure("group", 3)
+    assert "check_inputs" not in planned_jobs(tmp_path, target)
+    configure("sex", 2)
+    assert planned_jobs(tmp_path, target) == {"check_inputs": 1}
+    configure("group", 3)
+    failed = snakemake(tmp_path, "--cores", "1", target, "--forcerun", "check_inputs", check=False)
+    assert failed.returncode != 0
+    assert (
+        "data/synthetic/participants.tsv: group 'adult' has 2 subjects; group 'child' has 2 "
+        "subjects, 3 are needed for 3-fold stratified cross-validation "
+        "(group_comparison.column='group'), among the 4 selected subjects"
+    ) in log.read_text()
+    configure("diagnosis", 2)
+    failed = snakemake(tmp_path, "--cores", "1", target, check=False)
+    assert failed.returncode != 0
+    assert (
+        "group_comparison.column='diagnosis' is not a column of data/synthetic/participants.tsv"
+    ) in log.read_text()
+    assert not (tmp_path / "results" / "inputs.tsv").exists()
+
+
 # --------------------------------------------------------------------------- a real run
 
 

@@ -132,6 +132,8 @@ rule check_inputs:
     params:
         runs=check_inputs_runs,
         design=design_settings(),
+        group_column=GC["column"],
+        n_splits=GC["n_splits"],
     run:
         from netregions.steps.check_inputs import check_inputs
 

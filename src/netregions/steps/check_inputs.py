@@ -98,6 +98,8 @@ def check_inputs(
     design: Mapping,
     confounds: Sequence[str] = (),
     participants: str | None = None,
+    group_column: str | None = None,
+    n_splits: int = 5,
 ) -> None:
     """Check every run before compute; write a manifest of the inputs.
 
@@ -105,7 +107,8 @@ def check_inputs(
     reads, is 4D with at least 2 volumes and a valid affine; its repetition time is known
     (sidecar or header); every run shares the first run's grid; each confounds table has one
     row per volume and the columns the denoising strategy needs; the participants table has
-    ``participant_id`` and every subject.
+    ``participant_id`` and every subject, and, for a group comparison, ``group_column`` with
+    two groups of at least ``n_splits`` of the runs' subjects.
 
     Parameters
     ----------
@@ -121,6 +124,11 @@ def check_inputs(
     confounds : sequence of path-like
         Every run's confounds table (inputs of the rule; their runs are named in ``runs``).
     participants : path-like, optional
+    group_column : str, optional
+        ``group_comparison.column`` (None: no comparison): checked as
+        :func:`netregions.steps.group_comparison.check_group_column` does.
+    n_splits : int, default=5
+        ``group_comparison.n_splits``, the smallest group size the comparison accepts.
 
     Raises
     ------
@@ -137,18 +145,30 @@ def check_inputs(
             problems.append(str(exc))
     problems += _grid_problems(checked)
     if participants:
-        from netregions.bids import read_participants
-
-        try:
-            read_participants(participants, sorted({f["subject"] for f in runs.values()}))
-        except InputDataError as exc:
-            problems.append(str(exc))
+        subjects = sorted({f["subject"] for f in runs.values()})
+        problems += _participants_problems(participants, subjects, group_column, n_splits)
     if problems:
         raise InputDataError(f"{len(problems)} input problem(s):\n" + "\n".join(problems))
     rows = [_manifest_row(run, runs[run], *checked[run]) for run in runs]
     columns = ["run", "subject", "session", "task", "bold", "bold_bytes", "confounds"]
     write_table(manifest, rows, [*columns, "n_volumes", "shape", "voxel_size_mm", "t_r"])
     log.info("%d runs checked", len(rows))
+
+
+def _participants_problems(
+    participants: str, subjects: Sequence[str], group_column: str | None, n_splits: int
+) -> list[str]:
+    """The participants table's problem, if any: a missing subject, or unusable groups."""
+    from netregions.bids import read_participants
+    from netregions.steps.group_comparison import check_group_column
+
+    try:
+        read_participants(participants, subjects)
+        if group_column:  # only once the table reads, which the comparison needs first
+            check_group_column(participants, group_column, subjects, n_splits)
+    except InputDataError as exc:
+        return [str(exc)]
+    return []
 
 
 def _grid_problems(checked: Mapping[str, tuple[BoldHeader, float]]) -> list[str]:

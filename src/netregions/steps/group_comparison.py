@@ -7,9 +7,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from netregions.exceptions import InputDataError
 from netregions.io import read_table, write_table
 
-__all__ = ["group_comparison", "subject_labels"]
+__all__ = ["check_group_column", "group_comparison", "subject_labels"]
 
 log = logging.getLogger("netregions")
 
@@ -48,7 +49,7 @@ def subject_labels(
     if column not in columns:
         raise ValueError(
             f"group_comparison.column={column!r} is not a column of {participants}; it has "
-            f"{sorted(columns)}"
+            f"{sorted(columns)}: set group_comparison.column to the one that holds the groups"
         )
     labels, missing = {}, []
     for subject in dict.fromkeys(subjects):
@@ -58,6 +59,61 @@ def subject_labels(
         else:
             labels[subject] = value
     return labels, missing
+
+
+def check_group_column(
+    participants: str, column: str, subjects: Sequence[str], n_splits: int
+) -> None:
+    """The comparison's checks of its groups, made on the selected subjects before any job.
+
+    :func:`group_comparison` runs last; the same checks made on every selected subject let
+    the input check stop a workflow whose comparison cannot run. QC may still exclude
+    subjects, which :func:`group_comparison` checks again.
+
+    Parameters
+    ----------
+    participants : path-like
+        participants.tsv.
+    column : str
+        ``group_comparison.column``.
+    subjects : sequence of str
+        The subjects of the selected runs (labels without ``sub-``).
+    n_splits : int
+        ``group_comparison.n_splits``: each group needs at least this many subjects.
+
+    Raises
+    ------
+    InputDataError
+        ``column`` is not a column of the table, or the subjects with a value in it do not
+        form exactly two groups of at least ``n_splits`` subjects (:func:`subject_labels`,
+        :func:`netregions.comparison.check_groups`). The message names the file, the column,
+        the groups found and the setting to change. Also the errors of
+        :func:`netregions.bids.read_participants`.
+    """
+    from netregions.comparison import check_groups
+
+    selected = list(dict.fromkeys(subjects))
+    try:
+        labels, missing = subject_labels(participants, column, selected)
+    except InputDataError:  # the table itself is unreadable or lacks a subject: as it says
+        raise
+    except ValueError as exc:  # not a column: the message names the file and the columns
+        raise InputDataError(str(exc)) from None
+    try:
+        check_groups(list(labels.values()), column, n_splits)
+    except ValueError as exc:
+        if len(set(labels.values())) == 2:
+            change = "lower group_comparison.n_splits or add subjects"
+        else:
+            change = (
+                "set group_comparison.column to a column with two values (n/a for the "
+                "subjects to leave out)"
+            )
+        unlabelled = f", {len(missing)} of them without a value" if missing else ""
+        raise InputDataError(
+            f"{participants}: {exc}, among the {len(selected)} selected subjects"
+            f"{unlabelled}; {change}"
+        ) from None
 
 
 def _excluded_subjects(qc: str, kept: set[str]) -> list[str]:
