@@ -102,13 +102,12 @@ def test_the_group_column_is_checked_by_check_inputs(tmp_path):
     log = tmp_path / "results" / "logs" / "check_inputs" / "job.log"
     configure("group", 2)
     snakemake(tmp_path, "--cores", "2", target)
-    # n_splits is checked by check_inputs but is no rerun trigger of it; the column is
-    configure("group", 3)
-    assert "check_inputs" not in planned_jobs(tmp_path, target)
+    # both settings are params of check_inputs: a change re-checks
     configure("sex", 2)
     assert planned_jobs(tmp_path, target) == {"check_inputs": 1}
     configure("group", 3)
-    failed = snakemake(tmp_path, "--cores", "1", target, "--forcerun", "check_inputs", check=False)
+    assert planned_jobs(tmp_path, target) == {"check_inputs": 1}
+    failed = snakemake(tmp_path, "--cores", "1", target, check=False)
     assert failed.returncode != 0
     assert (
         "data/synthetic/participants.tsv: group 'adult' has 2 subjects; group 'child' has 2 "
