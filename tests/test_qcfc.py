@@ -1,9 +1,17 @@
+import re
+
 import numpy as np
 import pytest
 from scipy import stats
 
 from netregions.comparison import sym_matrix_to_vec
-from netregions.qcfc import distance_dependence, edge_distances, qcfc, qcfc_summary
+from netregions.qcfc import (
+    distance_dependence,
+    edge_distances,
+    encode_covariates,
+    qcfc,
+    qcfc_summary,
+)
 
 
 def residuals(values, design):
@@ -87,6 +95,54 @@ def test_qcfc_rejects_mismatched_shapes(rng):
         qcfc(rng.standard_normal((10, 3)), np.ones(9))
     with pytest.raises(ValueError, match="covariates must be"):
         qcfc(rng.standard_normal((10, 3)), np.ones(10), np.ones((9, 2)))
+
+
+def test_with_covariates_qcfc_needs_three_subjects_more_than_regressors(rng):
+    # with n = 3 + c - 1 subjects the residuals of edge and FD span one dimension: r = +-1
+    fd = rng.uniform(0.05, 0.5, size=5)
+    edges = rng.standard_normal((5, 2))
+    covariates = rng.standard_normal((5, 3))
+    r, p = qcfc(edges[:5], fd[:5], covariates[:, :2])
+    assert np.isfinite(r).all() and np.isfinite(p).all()
+    r, p = qcfc(edges[:4], fd[:4], covariates[:4, :2])
+    assert np.isnan(r).all() and np.isnan(p).all()
+    assert np.isnan(qcfc(edges, fd, covariates)[0]).all()
+
+
+def test_numeric_covariates_are_used_as_they_are():
+    design = encode_covariates({"age": ["8", "30.5", "12", "1e1"], "score": ["-1", "0", "2", "3"]})
+    np.testing.assert_array_equal(design.values, [[8, -1], [30.5, 0], [12, 2], [10, 3]])
+    assert design.names == ("age", "score")
+    assert design.references == {}
+
+
+def test_categorical_covariates_get_k_minus_1_indicators_after_the_first_level():
+    design = encode_covariates(
+        {"sex": ["M", "F", "M", "F"], "hand": ["R", "L", "A", "R"], "age": ["8", "9", "10", "7"]}
+    )
+    assert design.names == ("sex[M]", "hand[L]", "hand[R]", "age")
+    assert design.references == {"sex": "F", "hand": "A"}
+    expected = [[1, 0, 1, 8], [0, 1, 0, 9], [1, 0, 0, 10], [0, 0, 1, 7]]
+    np.testing.assert_array_equal(design.values, expected)
+
+
+@pytest.mark.parametrize(
+    "columns,message",
+    [
+        (
+            {"sex": ["M", "M", "M"]},
+            "covariate 'sex' is constant among the 3 subjects: every one is 'M'",
+        ),
+        ({"age": ["8", "8.0", "8"]}, "covariate 'age' is constant among the 3 subjects"),
+        ({"age": []}, "covariate 'age' is constant among the 0 subjects: none has a value"),
+        ({"age": ["8", "nine", "10"]}, "covariate 'age' mixes numbers and text ('nine')"),
+        ({"age": ["8", "n/a", "10"]}, "covariate 'age' has missing values"),
+        ({"age": ["8", "9"], "sex": ["M", "F", "M"]}, "different lengths"),
+    ],
+)
+def test_covariates_that_cannot_be_removed_are_refused(columns, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        encode_covariates(columns)
 
 
 def test_distance_dependence_is_spearman(rng):

@@ -2,23 +2,37 @@
 
 For every edge, QC-FC is the correlation across subjects between the edge's connectivity and
 the subjects' mean framewise displacement (FD), optionally a partial correlation that removes
-covariates such as age and sex. After good denoising few edges correlate with motion, and the
-correlation does not depend on the distance between the regions. Arrays in, arrays out;
-definitions and choices: docs/methods/group_comparison.md, QC-FC.
+covariates such as age and sex (:func:`encode_covariates` codes participants' columns as
+numbers). After good denoising few edges correlate with motion, and the correlation does not
+depend on the distance between the regions. Arrays in, arrays out; definitions and choices:
+docs/methods/group_comparison.md, QC-FC.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from netregions.comparison import fdr_reject
 
-__all__ = ["distance_dependence", "edge_distances", "qcfc", "qcfc_summary"]
+__all__ = [
+    "MISSING_CELLS",
+    "Covariates",
+    "distance_dependence",
+    "edge_distances",
+    "encode_covariates",
+    "qcfc",
+    "qcfc_summary",
+]
 
 #: Uncorrected and FDR significance level of the summaries.
 QCFC_ALPHA = 0.05
+#: Cells of a participants table that hold no value (BIDS writes ``n/a``).
+MISSING_CELLS = frozenset({"", "n/a"})
 
 
 def _as_edges(edges: np.ndarray) -> np.ndarray:
@@ -72,7 +86,9 @@ def _edge_qcfc(
     edges: np.ndarray, fd: np.ndarray, covariates: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """QC-FC of complete data (no NaN): residualise on the covariates, then Pearson."""
-    if len(fd) < 3:
+    # each covariate takes one dimension from the residuals: with fewer subjects than
+    # 3 + covariates the residuals are collinear and r is +-1 whatever the data
+    if len(fd) < 3 + covariates.shape[1]:
         return np.full(edges.shape[1], np.nan), np.full(edges.shape[1], np.nan)
     if covariates.shape[1]:
         edges = _residualise(edges, covariates)
@@ -100,7 +116,8 @@ def qcfc(
     Returns
     -------
     r : ndarray, shape (n_edges,)
-        QC-FC of each edge; NaN where an edge is constant or fewer than 3 subjects remain.
+        QC-FC of each edge; NaN where an edge is constant or fewer than ``3 + n_covariates``
+        subjects remain.
     p : ndarray, shape (n_edges,)
         Two-sided p-value of r from Student's t with ``n - 2`` degrees of freedom, n being the
         subjects used. With covariates this ignores the degrees of freedom they use, as the
@@ -134,6 +151,103 @@ def qcfc(
         r_edge, p_edge = _edge_qcfc(values[rows, edge : edge + 1], fd[rows], nuisance[rows])
         r[edge], p[edge] = r_edge[0], p_edge[0]
     return r, p
+
+
+@dataclass(frozen=True)
+class Covariates:
+    """Participants' columns coded as numbers, the ``covariates`` of :func:`qcfc`.
+
+    Attributes
+    ----------
+    values : ndarray, shape (n_subjects, n_regressors)
+    names : tuple of str
+        One per regressor: the column's name for a numeric column, ``column[level]`` for the
+        indicator of a level of a categorical column.
+    references : dict of str to str
+        Each categorical column's reference level (the one without an indicator).
+    """
+
+    values: np.ndarray
+    names: tuple[str, ...]
+    references: dict[str, str] = field(default_factory=dict)
+
+
+def _as_number(cell: str) -> float | None:
+    try:
+        value = float(cell)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _check_varies(column: str, values: Sequence[Any]) -> None:
+    distinct = sorted(set(values))
+    if len(distinct) < 2:
+        shown = f"every one is {distinct[0]!r}" if distinct else "none has a value"
+        raise ValueError(
+            f"covariate {column!r} is constant among the {len(values)} subjects: {shown}"
+        )
+
+
+def _encode_column(column: str, cells: Sequence[str]) -> tuple[np.ndarray, list[str], str | None]:
+    """One column's regressors, their names and its reference level (None when numeric)."""
+    numbers = [_as_number(cell) for cell in cells]
+    if cells and all(n is not None for n in numbers):
+        _check_varies(column, numbers)  # by value: "8" and "8.0" are the same age
+        return np.array(numbers, dtype=np.float64)[:, np.newaxis], [column], None
+    if any(n is not None for n in numbers):
+        # a number column with a stray word would otherwise become one indicator per value
+        words = sorted({c for c, n in zip(cells, numbers, strict=True) if n is None})
+        raise ValueError(
+            f"covariate {column!r} mixes numbers and text ({', '.join(map(repr, words[:3]))}); "
+            "write n/a for a missing value"
+        )
+    _check_varies(column, cells)
+    levels = sorted(set(cells))
+    indicators = np.array([[cell == level for level in levels[1:]] for cell in cells], float)
+    return indicators, [f"{column}[{level}]" for level in levels[1:]], levels[0]
+
+
+def encode_covariates(columns: Mapping[str, Sequence[str]]) -> Covariates:
+    """Code participants' columns as numbers for the partial QC-FC.
+
+    Parameters
+    ----------
+    columns : mapping of str to sequence of str
+        Column name -> its cells as text, one per subject (same subjects, same order, in every
+        column), as read from participants.tsv. Subjects with a missing cell
+        (:data:`MISSING_CELLS`) must be left out first.
+
+    Returns
+    -------
+    Covariates
+        A column whose every cell is a finite number is used as it is (one regressor); any other
+        column is categorical: its levels sorted as text, the first is the reference and each
+        other level gets a 0/1 indicator (k - 1 regressors for k levels; for sex ``F``/``M``,
+        ``F`` is the reference and the regressor is ``sex[M]``).
+
+    Raises
+    ------
+    ValueError
+        A missing cell, a column with a single value among the subjects (nothing to remove,
+        and a constant regressor would be collinear with the intercept), a column mixing
+        numbers and text, or columns of different lengths.
+    """
+    lengths = {len(cells) for cells in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"covariate columns of different lengths: {sorted(lengths)}")
+    n_subjects = lengths.pop() if lengths else 0
+    blocks, names, references = [np.empty((n_subjects, 0))], [], {}
+    for column, cells in columns.items():
+        cells = [cell.strip() for cell in cells]
+        if any(cell in MISSING_CELLS for cell in cells):
+            raise ValueError(f"covariate {column!r} has missing values (n/a); leave those out")
+        block, block_names, reference = _encode_column(column, cells)
+        blocks.append(block)
+        names += block_names
+        if reference is not None:
+            references[column] = reference
+    return Covariates(np.hstack(blocks), tuple(names), references)
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
