@@ -25,6 +25,7 @@ __all__ = [
     "RUN_ENTITIES",
     "Run",
     "brain_mask_names",
+    "check_participant_columns",
     "dataset_description",
     "derivative_path",
     "discover_fmriprep_runs",
@@ -836,6 +837,35 @@ def read_participants(
     if subjects is None:
         return table
     return _select_participants(table, subjects, path)
+
+
+def check_participant_columns(
+    path: str | os.PathLike, columns: Sequence[str], setting: str
+) -> None:
+    """Check that a participants table has the columns a setting names.
+
+    Parameters
+    ----------
+    path : path-like
+        participants.tsv.
+    columns : sequence of str
+        Columns that must be in its header.
+    setting : str
+        The config key that names them, for the message (e.g. ``"qcfc.covariates"``).
+
+    Raises
+    ------
+    InputDataError
+        Naming the setting, the file, the columns it lacks and the columns it has (also when
+        the file is missing or empty).
+    """
+    header = _read_tsv_rows(path)[0][1]
+    unknown = [column for column in columns if column not in header]
+    if unknown:
+        raise InputDataError(
+            f"{setting}: {path} has no column {', '.join(map(repr, unknown))}; its columns are "
+            f"{', '.join(header)}"
+        )
 
 
 def _read_tsv_rows(path: str | os.PathLike) -> list[tuple[int, list[str]]]:

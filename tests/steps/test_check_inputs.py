@@ -47,7 +47,7 @@ def _runs(tmp_path, rng, subjects=("01", "02"), sidecar_t_r=None, n_volumes=N_VO
     return runs
 
 
-def _call(tmp_path, runs, design=SIMPLE, participants=None, **comparison):
+def _call(tmp_path, runs, design=SIMPLE, participants=None, covariates=(), **comparison):
     check_inputs(
         [r["bold"] for r in runs.values()],
         tmp_path / "inputs.tsv",
@@ -55,6 +55,7 @@ def _call(tmp_path, runs, design=SIMPLE, participants=None, **comparison):
         design=design,
         confounds=[r["confounds"] for r in runs.values() if r["confounds"]],
         participants=participants,
+        covariates=covariates,
         **comparison,
     )
 
@@ -335,3 +336,31 @@ def test_a_group_column_missing_from_the_table_is_refused_with_every_other_probl
         f"group_comparison.column='group' is not a column of {table}; it has ['Child_Adult', "
         "'age', 'participant_id']: set group_comparison.column to the one that holds the groups"
     )
+
+
+def test_qcfc_covariates_are_checked_before_compute(tmp_path, rng):
+    runs = _runs(tmp_path, rng, subjects=("01", "02", "03"))
+    participants = tmp_path / "participants.tsv"
+    participants.write_text(
+        "participant_id\tage\tsex\tsite\nsub-01\t8\tM\tA\nsub-02\tn/a\tM\tA\nsub-03\t30\tn/a\tA\n"
+    )
+    _call(tmp_path, runs, participants=str(participants), covariates=["age"])
+    assert (tmp_path / "inputs.tsv").exists()  # an n/a cell is allowed: its subject is left out
+    (tmp_path / "inputs.tsv").unlink()
+    with pytest.raises(InputDataError) as info:
+        _call(tmp_path, runs, participants=str(participants), covariates=["age", "weight"])
+    assert str(info.value).splitlines()[1:] == [
+        f"qcfc.covariates: {participants} has no column 'weight'; its columns are "
+        "participant_id, age, sex, site"
+    ]
+    with pytest.raises(InputDataError) as info:
+        _call(tmp_path, runs, participants=str(participants), covariates=["site", "sex"])
+    assert str(info.value).splitlines()[1:] == [
+        f"qcfc.covariates: covariate 'site' is constant among the 3 subjects: every one is 'A' "
+        f"({participants})",
+        f"qcfc.covariates: covariate 'sex' is constant among the 2 subjects: every one is 'M' "
+        f"({participants})",
+    ]
+    assert not (tmp_path / "inputs.tsv").exists()
+    with pytest.raises(InputDataError, match="need a participants table"):
+        _call(tmp_path, runs, covariates=["age"])

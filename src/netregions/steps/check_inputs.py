@@ -100,6 +100,7 @@ def check_inputs(
     participants: str | None = None,
     group_column: str | None = None,
     n_splits: int = 5,
+    covariates: Sequence[str] = (),
 ) -> None:
     """Check every run before compute; write a manifest of the inputs.
 
@@ -107,8 +108,9 @@ def check_inputs(
     reads, is 4D with at least 2 volumes and a valid affine; its repetition time is known
     (sidecar or header); every run shares the first run's grid; each confounds table has one
     row per volume and the columns the denoising strategy needs; the participants table has
-    ``participant_id`` and every subject, and, for a group comparison, ``group_column`` with
-    two groups of at least ``n_splits`` of the runs' subjects.
+    ``participant_id`` and every subject; for a group comparison, ``group_column`` with two
+    groups of at least ``n_splits`` of the runs' subjects; the QC-FC covariates, each varying
+    across the subjects with a value.
 
     Parameters
     ----------
@@ -129,6 +131,8 @@ def check_inputs(
         :func:`netregions.steps.group_comparison.check_group_column` does.
     n_splits : int, default=5
         ``group_comparison.n_splits``, the smallest group size the comparison accepts.
+    covariates : sequence of str
+        ``qcfc.covariates``: participants.tsv columns the QC-FC removes.
 
     Raises
     ------
@@ -144,9 +148,8 @@ def check_inputs(
         except InputDataError as exc:
             problems.append(str(exc))
     problems += _grid_problems(checked)
-    if participants:
-        subjects = sorted({f["subject"] for f in runs.values()})
-        problems += _participants_problems(participants, subjects, group_column, n_splits)
+    subjects = sorted({f["subject"] for f in runs.values()})
+    problems += _participant_problems(participants, subjects, group_column, n_splits, covariates)
     if problems:
         raise InputDataError(f"{len(problems)} input problem(s):\n" + "\n".join(problems))
     rows = [_manifest_row(run, runs[run], *checked[run]) for run in runs]
@@ -155,20 +158,37 @@ def check_inputs(
     log.info("%d runs checked", len(rows))
 
 
-def _participants_problems(
-    participants: str, subjects: Sequence[str], group_column: str | None, n_splits: int
+def _participant_problems(
+    participants: str | None,
+    subjects: Sequence[str],
+    group_column: str | None,
+    n_splits: int,
+    covariates: Sequence[str],
 ) -> list[str]:
-    """The participants table's problem, if any: a missing subject, or unusable groups."""
+    """What is wrong with the participants table: rows, the comparison's groups, covariates."""
+    if not participants:
+        return (
+            [f"qcfc.covariates {list(covariates)} need a participants table"] if covariates else []
+        )
     from netregions.bids import read_participants
-    from netregions.steps.group_comparison import check_group_column
 
     try:
         read_participants(participants, subjects)
-        if group_column:  # only once the table reads, which the comparison needs first
-            check_group_column(participants, group_column, subjects, n_splits)
     except InputDataError as exc:
         return [str(exc)]
-    return []
+    problems = []
+    if group_column:
+        from netregions.steps.group_comparison import check_group_column
+
+        try:
+            check_group_column(participants, group_column, subjects, n_splits)
+        except InputDataError as exc:
+            problems.append(str(exc))
+    if covariates:
+        from netregions.steps.qcfc import covariate_problems
+
+        problems += covariate_problems(participants, covariates, subjects)
+    return problems
 
 
 def _grid_problems(checked: Mapping[str, tuple[BoldHeader, float]]) -> list[str]:
