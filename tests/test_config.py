@@ -8,6 +8,7 @@ import yaml
 from netregions.bids import Run
 from netregions.config import (
     check_config,
+    check_covariates,
     check_participants,
     check_runs,
     coerce_cli_strings,
@@ -85,6 +86,30 @@ def test_group_comparison_needs_a_participants_table():
     check_participants(config, "data/synthetic/participants.tsv")
     with pytest.raises(ConfigError, match="group_comparison.column='group' needs a participants"):
         check_participants(config, None)
+
+
+def test_qcfc_covariates_need_a_participants_table():
+    config = copy.deepcopy(DEFAULT)
+    assert config["qcfc"]["covariates"] == []
+    check_participants(config, None)  # the default removes nothing
+    config["qcfc"]["covariates"] = ["age", "sex"]
+    check_participants(config, "data/synthetic/participants.tsv")
+    with pytest.raises(ConfigError, match=r"qcfc.covariates=\['age', 'sex'\] needs a participants"):
+        check_participants(config, None)
+
+
+def test_qcfc_covariates_missing_from_an_existing_table_fail_at_parse_time(tmp_path):
+    table = tmp_path / "participants.tsv"
+    table.write_text("participant_id\tAge\tGender\nsub-01\t8\tF\n")
+    check_covariates(["Age", "Gender"], str(table))
+    with pytest.raises(ConfigError) as info:
+        check_covariates(["Age", "sex"], str(table))
+    assert str(info.value) == (
+        f"qcfc.covariates: {table} has no column 'sex'; its columns are participant_id, Age, Gender"
+    )
+    # a table a job has not written yet is checked by check_inputs, not here
+    check_covariates(["sex"], str(tmp_path / "not_yet.tsv"))
+    check_covariates([], str(table))
 
 
 def _run(name: str, mask: bool) -> Run:

@@ -8,15 +8,16 @@ Snakemake itself imports) are used.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from netregions.bids import Run, brain_mask_names
-from netregions.exceptions import ConfigError
+from netregions.exceptions import ConfigError, InputDataError
 
 __all__ = [
     "check_config",
+    "check_covariates",
     "check_participants",
     "check_runs",
     "coerce_cli_strings",
@@ -165,19 +166,51 @@ def check_config(config: Mapping[str, Any]) -> None:
 
 
 def check_participants(config: Mapping[str, Any], participants: str | None) -> None:
-    """A group comparison needs a participants table.
+    """The settings that read the participants table need one.
 
     Raises
     ------
     ConfigError
-        ``group_comparison.column`` is set but the source has no participants table.
+        ``group_comparison.column`` or ``qcfc.covariates`` is set but the source has no
+        participants table.
     """
+    source = f"data.source {config['data']['source']!r} has none"
     column = config["group_comparison"]["column"]
+    problems = []
     if column and not participants:
-        raise ConfigError(
+        problems.append(
             f"group_comparison.column={column!r} needs a participants table: set "
-            f"data.participants (data.source {config['data']['source']!r} has none)"
+            f"data.participants ({source})"
         )
+    covariates = config["qcfc"]["covariates"]
+    if covariates and not participants:
+        problems.append(
+            f"qcfc.covariates={covariates} needs a participants table: set data.participants "
+            f"({source})"
+        )
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+def check_covariates(covariates: Sequence[str], participants: str | None) -> None:
+    """When the participants table already exists, it must have the QC-FC covariates' columns.
+
+    A table that a job writes or downloads (synthetic, development) is checked by the
+    ``check_inputs`` job instead, before any heavy job.
+
+    Raises
+    ------
+    ConfigError
+        Naming the table, the columns it lacks and those it has.
+    """
+    if not covariates or not participants or not Path(participants).is_file():
+        return
+    from netregions.bids import check_participant_columns
+
+    try:
+        check_participant_columns(participants, covariates, "qcfc.covariates")
+    except InputDataError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def check_runs(config: Mapping[str, Any], runs: Mapping[str, Run]) -> None:

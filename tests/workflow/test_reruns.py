@@ -18,6 +18,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from netregions.io import read_table
+
 from .conftest import REPO, SNAKEMAKE, TINY, planned_jobs, snakemake
 
 N = TINY["data"]["n_subjects"]
@@ -123,6 +125,26 @@ def test_shown_network_redraws_the_two_figures_that_draw_it(tiny_run):
     # its map is drawn with the network maps (plot_components), its regions with the regions
     jobs = planned_jobs(tiny_run, "--config", "figures={network: 0}")
     assert jobs == {"plot_components": 1, "plot_regions": 1, "provenance": 1, "default": 1}
+
+
+def test_qcfc_covariates_rerun_the_check_and_the_qcfc_only(tiny_run):
+    # check_inputs checks the columns before compute; nothing upstream of the QC-FC reruns
+    jobs = planned_jobs(tiny_run, "--config", "qcfc={covariates: [age]}")
+    assert jobs == {"check_inputs": 1, "qcfc": 1, "plot_qc": 1, "provenance": 1, "default": 1}
+
+
+def test_qcfc_covariates_reach_the_step(run_copy):
+    snakemake(run_copy, "--cores", "1", "--config", "qcfc={covariates: [sex, age]}")
+    results = run_copy / "results"
+    (row,) = read_table(results / "group" / "qcfc.tsv")
+    # synthetic sexes F, M, F: F is the reference; 3 subjects are too few for 2 covariates
+    assert row["covariates"] == "sex[M],age" and row["n_subjects"] == str(N)
+    log = (results / "logs" / "qcfc" / "job.log").read_text()
+    assert "partial correlation removing sex[M], age; sex: reference level 'F'" in log
+    assert (
+        "covariates=['sex', 'age']" in (results / "logs" / "check_inputs" / "job.log").read_text()
+    )
+    assert planned_jobs(run_copy, "--config", "qcfc={covariates: [sex, age]}") == {}
 
 
 def _outputs(results: Path) -> list[Path]:

@@ -55,6 +55,7 @@ def test_default_config_fans_out_over_twenty_runs(tmp_path):
         ({"mask": {"source": "fmriprep"}}, "mask.source 'fmriprep' needs data.source 'fmriprep'"),
         ({"typo_section": 1}, "'typo_section' was unexpected"),
         ({"subjects_per_job": 2}, "'subjects_per_job' was unexpected"),
+        ({"qcfc": {"covariates": "age"}}, "'age' is not of type 'array'"),
     ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, override, message):
@@ -62,6 +63,15 @@ def test_bad_config_fails_before_any_job(tmp_path, override, message):
     result = snakemake(tmp_path, "-n", check=False)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
+
+
+def test_a_covariate_the_participants_table_lacks_fails_before_any_job(tiny_run):
+    result = snakemake(tiny_run, "-n", "--config", "qcfc={covariates: [age, weight]}", check=False)
+    assert result.returncode != 0
+    assert (
+        "qcfc.covariates: data/synthetic/participants.tsv has no column 'weight'; its columns "
+        "are participant_id, group, age, sex"
+    ) in result.stdout + result.stderr
 
 
 def test_nested_command_line_overrides_are_typed(tmp_path):

@@ -26,6 +26,8 @@ RUNS = {} if SOURCE == "development" else inputs.discover_runs(DATA)
 settings.check_runs(config, RUNS)
 PARTICIPANTS = inputs.participants_path(DATA)
 settings.check_participants(config, PARTICIPANTS)
+COVARIATES = config["qcfc"]["covariates"]
+settings.check_covariates(COVARIATES, PARTICIPANTS)
 EXCLUDING = any(limit is not None for limit in config["qc"].values())
 # the figures show the mean correlation, so it is always computed
 KINDS = list(dict.fromkeys([*config["connectivity"]["kinds"], "correlation"]))
@@ -185,6 +187,17 @@ def design_settings():
 def participants_input(wildcards=None):
     """The participants table as an input, when the source has one."""
     return {"participants": PARTICIPANTS} if PARTICIPANTS else {}
+
+
+def covariates_input(wildcards=None):
+    """The participants table as an input of the QC-FC, only when it removes covariates."""
+    return participants_input() if COVARIATES else {}
+
+
+def covariates_param():
+    """qcfc.covariates as a param, only when set: an empty list adds no param, so results
+    made before the setting existed are not rerun."""
+    return {"covariates": COVARIATES} if COVARIATES else {}
 
 
 # --------------------------------------------------------------------------- targets

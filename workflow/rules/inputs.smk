@@ -130,6 +130,7 @@ rule check_inputs:
         mem_mb=500,
         runtime=30,
     params:
+        **covariates_param(),
         runs=check_inputs_runs,
         design=design_settings(),
         group_column=GC["column"],

@@ -32,6 +32,7 @@ checkpoint qc:
 rule qcfc:
     """How much connectivity still tracks motion, per kind (netregions.steps.qcfc)."""
     input:
+        unpack(covariates_input),
         timeseries=included_timeseries,
         qc=rules.qc.output.table,
         regions=group("regions.tsv"),
@@ -50,6 +51,7 @@ rule qcfc:
         mem_mb=1000,
         runtime=30,
     params:
+        **covariates_param(),
         runs=included_names,
         subjects=included_subjects,
         kinds=KINDS,
