@@ -271,6 +271,19 @@ def test_spearman_rho_matches_scipy_with_ties_and_nan(rng):
     assert np.isnan(_spearman_rho(np.array([1.0, np.nan]), np.array([1.0, 2.0])))
 
 
+def test_qcfc_title_names_the_covariates_removed(tmp_path, rng):
+    n = 8
+    qcfc = {"correlation": rng.normal(0, 0.1, n * (n - 1) // 2)}
+    distances = rng.uniform(5, 150, n * (n - 1) // 2)
+    plain = draw_qcfc(qcfc, distances=distances)
+    assert plain.get_suptitle().startswith("QC-FC: edge-wise correlation")
+    assert "partial" not in plain.get_suptitle()
+    fig = draw_qcfc(qcfc, distances=distances, covariates=["age", "sex[M]"])
+    assert fig.get_suptitle().splitlines()[1] == "partial correlation removing age, sex[M]"
+    assert_png(save_figure(plain, tmp_path / "plain.png"), (750, 700))
+    assert_png(save_figure(fig, tmp_path / "partial.png"), (750, 700))  # the title fits
+
+
 def test_qcfc_bad_inputs_raise():
     with pytest.raises(ValueError, match="unknown summary key"):
         draw_qcfc({"correlation": np.zeros(3)}, summaries={"correlation": {"median": 0.1}})

@@ -638,11 +638,20 @@ def _draw_qcfc_distance(
     )
 
 
+def _qcfc_title(covariates: Sequence[str]) -> str:
+    removed = f"\npartial correlation removing {', '.join(covariates)}" if covariates else ""
+    return (
+        "QC-FC: edge-wise correlation of connectivity with mean FD across subjects"
+        f"{removed}\n(closer to 0 is better; distance dependence: \u03c1 near 0 is better)"
+    )
+
+
 def draw_qcfc(
     qcfc: Mapping[str, np.ndarray],
     *,
     distances: np.ndarray | None = None,
     summaries: Mapping[str, Mapping[str, float]] | None = None,
+    covariates: Sequence[str] = (),
 ) -> Figure:
     """QC-FC per connectivity kind: histogram, and QC-FC against edge distance.
 
@@ -661,6 +670,9 @@ def draw_qcfc(
         (% edges with p < 0.05 uncorrected), ``percent_significant_fdr`` (% after BH-FDR at
         0.05), ``distance_rho`` (Spearman rho of QC-FC with distance). Missing median and
         rho are computed from the values; missing percentages are not shown.
+    covariates : sequence of str, default=()
+        Regressors the QC-FC removed (e.g. ``["age", "sex[M]"]``); given, the title says
+        the values are partial correlations removing them.
 
     Returns
     -------
@@ -699,11 +711,7 @@ def draw_qcfc(
             if rho is None:
                 rho = _spearman_rho(edge_distances, values[kind])
             _draw_qcfc_distance(axes[1, column], values[kind], edge_distances, limit, rho)
-    title = fig.suptitle(
-        "QC-FC: edge-wise correlation of connectivity with mean FD across subjects\n"
-        "(closer to 0 is better; distance dependence: \u03c1 near 0 is better)",
-        fontsize=_FONT + 2,
-    )
+    title = fig.suptitle(_qcfc_title(covariates), fontsize=_FONT + 2)
     arrange_grid(fig, axes, title)
     return fig
 

@@ -22,6 +22,12 @@ def _number(text: str) -> float:
     return float("nan") if text == "n/a" else float(text)
 
 
+def _covariates(rows: list[dict[str, str]]) -> list[str]:
+    """The regressors the QC-FC removed (the ``covariates`` column; absent in older tables)."""
+    recorded = rows[0].get("covariates", "none") if rows else "none"
+    return [] if recorded in ("none", "n/a", "") else recorded.split(",")
+
+
 def plot_qc(qcfc: str, values: str, qcfc_figure: str) -> None:
     """Draw the QC-FC figure: each kind's QC-FC distribution and distance dependence."""
     from netregions.plotting import save_figure
@@ -29,12 +35,18 @@ def plot_qc(qcfc: str, values: str, qcfc_figure: str) -> None:
 
     arrays = np.load(values)
     summaries, qcfc_values = {}, {}
-    for row in read_table(qcfc):
+    rows = read_table(qcfc)
+    for row in rows:
         key = kind_file_name(row["kind"])
         skipped = np.full(len(arrays["distances"]), np.nan)  # too few subjects: no QC-FC
         qcfc_values[row["kind"]] = arrays[key] if key in arrays.files else skipped
         summaries[row["kind"]] = {
             _SUMMARY_NAMES[k]: _number(row[k]) for k in _SUMMARY_NAMES if k in row
         }
-    figure = draw_qcfc(qcfc_values, distances=arrays["distances"], summaries=summaries)
+    figure = draw_qcfc(
+        qcfc_values,
+        distances=arrays["distances"],
+        summaries=summaries,
+        covariates=_covariates(rows),
+    )
     save_figure(figure, qcfc_figure)
