@@ -178,15 +178,30 @@ def test_more_confound_columns_than_volumes_is_refused_before_compute(tmp_path, 
     runs = _runs(tmp_path, rng, subjects=("01",), n_volumes=n_volumes)
     # every column but the dummy flag; one dummy volume left out
     n_columns = len(fmriprep_columns(rng, n_volumes)) - 1
-    assert n_columns >= n_volumes - 2  # no degrees of freedom left
+    assert n_columns >= n_volumes - 2  # too few degrees of freedom left
     design = {**SIMPLE, "strategy": "columns"}
     with pytest.raises(
         InputDataError,
         match=rf"sub-01_task-rest: {n_columns} confound columns of .*confounds.tsv for "
-        rf"{n_volumes - 1} volumes leave no degrees of freedom; choose a denoising preset",
+        rf"{n_volumes - 1} volumes leave too few degrees of freedom; choose a denoising preset",
     ):
         _call(tmp_path, runs, design=design)
     _call(tmp_path, runs, design={**design, "columns": ["csf", "white_matter"]})
+
+
+@pytest.mark.parametrize(("n_columns", "refused"), [(18, True), (17, False)])
+def test_confound_columns_must_leave_two_dimensions(tmp_path, rng, n_columns, refused):
+    # 20 volumes, no dummy: 18 columns and the mean leave 1 dimension (every |r| = 1), 17 two
+    runs = _runs(tmp_path, rng, subjects=("01",), n_volumes=20)
+    columns = {f"c{i}": rng.standard_normal(20) for i in range(n_columns)}
+    write_confounds(runs["sub-01_task-rest"]["confounds"], columns)
+    design = {**SIMPLE, "strategy": "columns"}
+    if refused:
+        with pytest.raises(InputDataError, match=r"18 confound columns .* for 20 volumes leave"):
+            _call(tmp_path, runs, design=design)
+    else:
+        _call(tmp_path, runs, design=design)
+        assert (tmp_path / "inputs.tsv").exists()
 
 
 def test_compcor_without_cosines_is_judged_by_the_run_length(tmp_path, rng):
@@ -223,7 +238,7 @@ def test_compcor_without_cosines_is_judged_by_the_run_length(tmp_path, rng):
             1,
             40,
             r"takes 65 confound columns of .* \(24 motion, 40 a_comp_cor, 1 cosine\) for 59 "
-            r"steady-state volumes, which leaves no degrees of freedom; the 40 a_comp_cor "
+            r"steady-state volumes, which leaves too few degrees of freedom; the 40 a_comp_cor "
             r"columns .*--return-all-components.*: use tables written without that option, "
             r"choose confounds.strategy: simple, or list the columns to use "
             r"\(confounds.strategy: columns, with confounds.columns\)$",

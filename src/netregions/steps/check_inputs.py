@@ -8,7 +8,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from netregions.confounds import Design, load_design, preset_column_groups
+from netregions.confounds import (
+    MIN_RESIDUAL_DIMENSIONS,
+    Design,
+    load_design,
+    preset_column_groups,
+    residual_dimensions,
+)
 from netregions.exceptions import InputDataError
 from netregions.io import BoldHeader, check_bold_header, write_table
 
@@ -51,25 +57,28 @@ def _check_confound_count(design: Design, path: str, run: str) -> None:
     """Refuse more confound columns than the run's steady-state volumes can carry.
 
     Censoring is left to the QC step (it may exclude the run); this catches a strategy whose
-    columns alone leave no degrees of freedom, such as every column of a full fMRIPrep table.
+    columns alone leave too few degrees of freedom, such as every column of a full fMRIPrep
+    table: fewer than two dimensions once the columns and the mean are removed (the rule of
+    the time-series step, :func:`netregions.confounds.residual_dimensions`).
     """
     if design.confounds is None:
         return
     n_usable = len(design.sample_mask) - design.n_dummy
     n_confounds = design.confounds.shape[1]
-    if n_usable > n_confounds + 1:
+    # the time-series step's own rule, before censoring and without a detrend
+    if residual_dimensions(n_usable, n_confounds) >= MIN_RESIDUAL_DIMENSIONS:
         return
     if design.strategy == "columns":
         raise InputDataError(
-            f"{run}: {n_confounds} confound columns of {path} for {n_usable} volumes leave no "
-            "degrees of freedom; choose a denoising preset (confounds.strategy: simple, "
+            f"{run}: {n_confounds} confound columns of {path} for {n_usable} volumes leave too "
+            "few degrees of freedom; choose a denoising preset (confounds.strategy: simple, "
             "scrubbing or compcor) or list the columns to use (confounds.columns)"
         )
     groups = preset_column_groups(design.names)
     described = ", ".join(f"{count} {group}" for group, count in groups.items())
     raise InputDataError(
         f"{run}: strategy {design.strategy!r} takes {n_confounds} confound columns of {path} "
-        f"({described}) for {n_usable} steady-state volumes, which leaves no degrees of "
+        f"({described}) for {n_usable} steady-state volumes, which leaves too few degrees of "
         f"freedom; {_fewer_columns(design.strategy, groups)}"
     )
 
