@@ -838,6 +838,12 @@ def test_tr_from_the_sidecar_without_warning(tmp_path, header_t_r):
     assert isinstance(t_r, float)
 
 
+def test_tr_sidecar_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "sub-01_task-rest_space-X_desc-preproc_bold.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"RepetitionTime": 2.5}).encode())
+    assert read_repetition_time(str(path), None, "sub-01_task-rest") == (2.5, [])
+
+
 def test_tr_sidecar_wins_over_a_different_header(tmp_path):
     sidecar = _sidecar(tmp_path, {"RepetitionTime": 0.8})
     t_r, warnings = read_repetition_time(sidecar, 2.0, "sub-01_task-rest")

@@ -481,6 +481,13 @@ def test_design_fd_from_motion_when_file_has_no_fd_column(tmp_path, rng):
 # --------------------------------------------------------------------------- reading
 
 
+def test_confounds_sidecar_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "c.tsv"
+    path.write_text("a\n1\n")
+    path.with_suffix(".json").write_bytes(b"\xef\xbb\xbf" + b'{"a": {"Mask": "combined"}}')
+    assert read_confounds_table(path, n_volumes=1).metadata == {"a": {"Mask": "combined"}}
+
+
 def test_read_table_values_nan_and_metadata(tmp_path):
     path = tmp_path / "c.tsv"
     path.write_text("a\tb\tc\n1\tn/a\t\n2.5\t-3e-2\tNaN\n\n")

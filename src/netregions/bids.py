@@ -765,7 +765,7 @@ def _positive_number(value) -> bool:
 
 def _sidecar_repetition_time(path: str | os.PathLike, run: str) -> float | None:
     try:
-        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+        payload = json.loads(Path(path).read_text(encoding="utf-8-sig"))  # a BOM is tolerated
     except FileNotFoundError:
         raise InputDataError(f"{run}: JSON sidecar not found: {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -154,7 +154,7 @@ def _read_metadata(tsv: Path, run: str | None) -> dict:
     if not sidecar.exists():
         return {}
     try:
-        metadata = json.loads(sidecar.read_text())
+        metadata = json.loads(sidecar.read_text(encoding="utf-8-sig"))  # a BOM is tolerated
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputDataError(f"{_where(run)}invalid JSON in {sidecar}: {exc}") from exc
     if not isinstance(metadata, dict):
