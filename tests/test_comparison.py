@@ -337,7 +337,7 @@ def test_edge_differences_finds_the_planted_edge(planted):
 
 
 def test_edge_differences_needs_two_groups_of_two(rng):
-    with pytest.raises(ValueError, match=r"found 2: 'a' \(1 subjects\), 'b' \(5 subjects\)"):
+    with pytest.raises(ValueError, match=r"found 2: 'a' \(1 subject\), 'b' \(5 subjects\)"):
         cmp.edge_differences(spd_stack(rng), ["a"] + ["b"] * 5, "covariance")
 
 

@@ -378,7 +378,10 @@ def _group_counts(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _describe_groups(groups: np.ndarray, counts: np.ndarray) -> str:
-    return ", ".join(f"{str(g)!r} ({c} subjects)" for g, c in zip(groups, counts, strict=True))
+    return ", ".join(
+        f"{str(g)!r} ({c} subject{'' if c == 1 else 's'})"
+        for g, c in zip(groups, counts, strict=True)
+    )
 
 
 def check_groups(labels: Sequence[Any] | np.ndarray, column: str, n_splits: int) -> None:

@@ -312,7 +312,7 @@ def test_group_column_counts_the_selected_subjects_with_a_value(tmp_path, rng):
     [
         (
             {"01": "a", "02": "b", "03": "c", "04": "a", "05": "b"},
-            "found 3: 'a' (2 subjects), 'b' (2 subjects), 'c' (1 subjects), among the 5 "
+            "found 3: 'a' (2 subjects), 'b' (2 subjects), 'c' (1 subject), among the 5 "
             "selected subjects;",
         ),
         (
