@@ -759,8 +759,8 @@ def build_design(
     table : ConfoundsTable
         From :func:`read_confounds_table`.
     strategy : {"columns", "simple", "scrubbing", "compcor"}
-        ``columns``: the listed columns as they are (n/a -> 0 with a warning, no expansion,
-        no demeaning). The others are the reference's presets of those names: the cosine
+        ``columns``: the listed columns as they are (n/a -> 0, with a warning after the first
+        row; no expansion, no demeaning). The others are the reference's presets of those names: the cosine
         high-pass columns and the 24 motion parameters, plus ``csf`` and ``white_matter``
         (simple), those two with their 6 expansions (scrubbing), or every anatomical
         CompCor component of the combined mask (compcor); columns sorted alphabetically,

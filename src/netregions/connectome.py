@@ -279,7 +279,7 @@ def fisher_z(r: np.ndarray | float) -> np.ndarray:
     Returns
     -------
     ndarray, float64
-        Same shape; ±1 (a correlation matrix's diagonal) maps to ±8.06 instead of ±inf.
+        Same shape; ±1 (a correlation matrix's diagonal) maps to ±8.41 instead of ±inf.
     """
     return np.arctanh(np.clip(np.asarray(r, dtype=np.float64), -FISHER_CLIP, FISHER_CLIP))
 
