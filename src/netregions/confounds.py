@@ -760,11 +760,11 @@ def build_design(
         From :func:`read_confounds_table`.
     strategy : {"columns", "simple", "scrubbing", "compcor"}
         ``columns``: the listed columns as they are (n/a -> 0, with a warning after the first
-        row; no expansion, no demeaning). The others are the reference's presets of those names: the cosine
-        high-pass columns and the 24 motion parameters, plus ``csf`` and ``white_matter``
-        (simple), those two with their 6 expansions (scrubbing), or every anatomical
-        CompCor component of the combined mask (compcor); columns sorted alphabetically,
-        row-0 n/a replaced by the row-1 value, demeaned over the kept volumes.
+        row; no expansion, no demeaning). The others are the reference's presets of those
+        names: the cosine high-pass columns and the 24 motion parameters, plus ``csf`` and
+        ``white_matter`` (simple), those two with their 6 expansions (scrubbing), or every
+        anatomical CompCor component of the combined mask (compcor); columns sorted
+        alphabetically, row-0 n/a replaced by the row-1 value, demeaned over the kept volumes.
     columns : sequence of str, optional
         Strategy ``columns`` only: the columns to use (None = every column but the
         non-steady-state flags).
