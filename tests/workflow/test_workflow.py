@@ -195,6 +195,9 @@ def test_tiny_run_writes_every_contract_output(tiny_run):
     description = json.loads((results / "dataset_description.json").read_text())
     assert description["DatasetType"] == "derivative"
     assert description["GeneratedBy"][0]["Name"] == "netregions"
+    bidsignore = (results / ".bidsignore").read_text().splitlines()
+    assert {"/group", "/work", "*_relmat.tsv"} <= set(bidsignore)
+    assert (results / "README.md").read_text().startswith("# netregions results\n")
 
     names = ["components", "regions", "matrix", "connectome", "network_1", "network_1_regions"]
     for name in [*names, "qc_motion", "qcfc"]:

@@ -223,6 +223,8 @@ def final_outputs(wildcards):
     outputs = [
         f"{R}/inputs.tsv",
         f"{R}/dataset_description.json",
+        f"{R}/.bidsignore",
+        f"{R}/README.md",
         group("qc.tsv"),
         group("mask.nii.gz"),
         group("components.nii.gz"),

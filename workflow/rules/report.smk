@@ -2,9 +2,12 @@
 
 
 rule dataset_description:
-    """dataset_description.json of the results, a BIDS derivative (netregions.steps.dataset_description)."""
+    """dataset_description.json, .bidsignore and README.md: the results as a BIDS derivative
+    dataset (netregions.steps.dataset_description)."""
     output:
         description=f"{R}/dataset_description.json",
+        bidsignore=f"{R}/.bidsignore",
+        readme=f"{R}/README.md",
     log:
         logs("dataset_description"),
     localrule: True
