@@ -31,6 +31,7 @@ __all__ = [
     "discover_fmriprep_runs",
     "format_bids_name",
     "parse_bids_name",
+    "pybids_config",
     "read_participants",
     "read_repetition_time",
     "run_directory",
@@ -935,6 +936,22 @@ def dataset_description(
     if source_datasets:
         description["SourceDatasets"] = [{"URL": str(url)} for url in source_datasets]
     return description
+
+
+def pybids_config() -> str:
+    """Path of the pybids configuration that adds our entities to pybids' own.
+
+    Returns
+    -------
+    str
+        ``<netregions>/data/pybids_config.json`` (package data): load the results with
+        ``BIDSLayout(results, validate=False, config=["bids", "derivatives", pybids_config()])``
+        so that pybids knows the ``stat`` entity of the connectomes (docs/methods/bids.md,
+        Reading the results with pybids).
+    """
+    from importlib.resources import files
+
+    return str(files("netregions.data").joinpath("pybids_config.json"))
 
 
 def write_json(path: str | os.PathLike, payload: Mapping) -> None:
