@@ -16,6 +16,7 @@ from netregions.bids import (
     ENTITY_ORDER,
     RUN_ENTITIES,
     Run,
+    bids_uri,
     brain_mask_names,
     dataset_description,
     derivative_path,
@@ -997,6 +998,12 @@ def test_participants_error_missing_file(tmp_path):
 
 
 # --------------------------------------------------------------------------- dataset files
+
+
+def test_bids_uri_is_relative_to_the_current_dataset():
+    assert bids_uri("group/regions.nii.gz") == "bids::group/regions.nii.gz"
+    with pytest.raises(ValueError, match="relative to the dataset's root"):
+        bids_uri("/results/group/regions.nii.gz")
 
 
 def test_dataset_description():

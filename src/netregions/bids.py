@@ -19,11 +19,15 @@ from netregions.atomic import atomic_path
 from netregions.exceptions import InputDataError
 
 __all__ = [
+    "ATLAS_PATH",
     "BIDS_VERSION",
+    "COMPONENTS_PATH",
     "ENTITY_ORDER",
     "NATIVE_RES",
+    "REGION_MAPS_PATH",
     "RUN_ENTITIES",
     "Run",
+    "bids_uri",
     "brain_mask_names",
     "check_participant_columns",
     "dataset_description",
@@ -73,6 +77,12 @@ NATIVE_RES = "native"
 
 #: BIDS version that our dataset_description.json declares.
 BIDS_VERSION = "1.10.0"
+
+#: Group outputs that per-run sidecars cite in ``Sources``, relative to the results' root
+#: (the output contract's names; the workflow writes them under ``group/``).
+REGION_MAPS_PATH = "group/regions.nii.gz"
+ATLAS_PATH = "group/atlas-netregions_dseg.nii.gz"
+COMPONENTS_PATH = "group/components.nii.gz"
 
 #: Largest disagreement (s) between the sidecar's and the header's TR that goes unmentioned.
 TR_TOLERANCE = 1e-3
@@ -243,6 +253,30 @@ def run_directory(entities_or_run_name: Mapping[str, str] | str) -> str:
     if entities.get("ses"):
         parts.append(f"ses-{entities['ses']}")
     return "/".join([*parts, "func"])
+
+
+def bids_uri(path: str) -> str:
+    """BIDS URI of a file of the results, for a sidecar's ``Sources``.
+
+    Parameters
+    ----------
+    path : str
+        Relative to the results' root, POSIX separators, e.g. ``"group/regions.nii.gz"``.
+
+    Returns
+    -------
+    str
+        ``"bids::group/regions.nii.gz"`` (``bids:`` and an empty dataset name: the current
+        dataset).
+
+    Raises
+    ------
+    ValueError
+        For an absolute path.
+    """
+    if path.startswith("/"):
+        raise ValueError(f"a BIDS URI path is relative to the dataset's root, got {path!r}")
+    return f"bids::{path}"
 
 
 def derivative_path(run_name: str, suffix: str, extension: str, **entities: str) -> str:

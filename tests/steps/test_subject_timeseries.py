@@ -105,6 +105,10 @@ def test_injected_confound_is_removed_and_the_planted_signal_recovered(tmp_path,
     assert sidecar["CensoredVolumes"] == [] and sidecar["DummyVolumes"] == 0
     assert sidecar["SamplingFrequency"] == 0.5 and sidecar["RepetitionTime"] == 2.0
     assert sidecar["NodeNames"] == ["1", "2"]
+    assert sidecar["Sources"] == [
+        "bids::group/regions.nii.gz",
+        "bids::group/atlas-netregions_dseg.nii.gz",
+    ]
     assert sidecar["SoftwareVersion"] == netregions.__version__
 
 
@@ -301,7 +305,13 @@ def test_relmats_of_every_kind_are_ledoit_wolf_of_the_written_series(tmp_path, r
         sidecar = json.loads(Path(json_path).read_text())
         assert sidecar["RelationshipMeasure"] == MEASURES[kind]
         assert sidecar["NodeNames"] == ["1", "2", "3"]
-        assert sidecar["NumberOfVolumes"] == int(keep.sum())
+        # acquired, as in the time series' sidecar; kept: 80 less 1 dummy and 6 censored
+        assert sidecar["NumberOfVolumes"] == 80 and sidecar["NumberOfVolumesKept"] == 73
+        assert sidecar["Sources"] == [
+            "bids::sub-01/func/sub-01_task-rest_seg-netregions_timeseries.tsv",
+            "bids::group/regions.nii.gz",
+            "bids::group/atlas-netregions_dseg.nii.gz",
+        ]
         assert sidecar["ValidDiagonal"] is (kind in ("covariance", "precision"))
         assert sidecar["CovarianceEstimator"] == "Ledoit-Wolf"
         assert sidecar["Weighted"] is True and sidecar["Directed"] is False

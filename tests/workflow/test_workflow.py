@@ -181,6 +181,14 @@ def test_tiny_run_writes_every_contract_output(tiny_run):
             (folder / f"{run}_seg-netregions_stat-correlation_relmat.json").read_text()
         )
         assert relmat["RelationshipMeasure"] == "Pearson correlation coefficient"
+        assert relmat["NumberOfVolumes"] == relmat["NumberOfVolumesKept"] == n_volumes
+        # Sources are BIDS URIs of files of the results: the run's time series, then the nodes
+        assert (
+            relmat["Sources"][0] == f"bids::sub-{run[4:6]}/func/{run}_seg-netregions_timeseries.tsv"
+        )
+        assert relmat["Sources"][1:] == sidecar["Sources"]
+        for uri in relmat["Sources"]:
+            assert (results / uri.removeprefix("bids::")).is_file(), uri
 
     _, mean = read_tsv(results / "group" / "connectome_correlation_mean.tsv")
     assert mean.shape == (n_regions, n_regions)

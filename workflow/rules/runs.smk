@@ -106,6 +106,7 @@ rule tangent_connectome:
     """A run's connectome in the group's tangent space (netregions.steps.tangent_connectome)."""
     input:
         timeseries=derivative("timeseries", ".tsv", seg="netregions"),
+        timeseries_json=derivative("timeseries", ".json", seg="netregions"),
         reference=f"{R}/work/connectivity/tangent.npy",
     output:
         relmat=relmat("tangent"),

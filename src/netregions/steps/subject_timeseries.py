@@ -8,11 +8,11 @@ from collections.abc import Sequence
 import numpy as np
 
 import netregions
-from netregions.bids import write_json
+from netregions.bids import ATLAS_PATH, REGION_MAPS_PATH, bids_uri, derivative_path, write_json
 from netregions.io import write_tsv
 from netregions.steps._common import json_safe, read_json
 
-__all__ = ["RELATIONSHIP_MEASURES", "relmat_sidecar", "subject_timeseries"]
+__all__ = ["RELATIONSHIP_MEASURES", "node_sources", "relmat_sidecar", "subject_timeseries"]
 
 log = logging.getLogger("netregions")
 
@@ -26,8 +26,40 @@ RELATIONSHIP_MEASURES = {
 }
 
 
-def relmat_sidecar(kind: str, n_volumes: int, regions: Sequence[str]) -> dict:
-    """BIDS sidecar of a relationship matrix (``*_relmat.json``)."""
+def node_sources() -> list[str]:
+    """``Sources`` naming the nodes of a run's signals: the region maps, then the atlas.
+
+    The signals are least-squares fits of the weighted (possibly overlapping) region maps;
+    the atlas is the same regions as labels, each voxel given to its strongest map
+    (docs/methods/bids.md, Nodes).
+    """
+    return [bids_uri(REGION_MAPS_PATH), bids_uri(ATLAS_PATH)]
+
+
+def relmat_sidecar(
+    kind: str, regions: Sequence[str], *, run: str, n_volumes: int, n_kept: int
+) -> dict:
+    """BIDS sidecar of a relationship matrix (``*_relmat.json``).
+
+    Parameters
+    ----------
+    kind : str
+        A key of :data:`RELATIONSHIP_MEASURES`.
+    regions : sequence of str
+        Region ids, the matrix's header (``NodeNames``).
+    run : str
+        Run name: its time series (``Sources``) is
+        ``<run>_seg-netregions_timeseries.tsv``.
+    n_volumes, n_kept : int
+        Volumes acquired (``NumberOfVolumes``, as in the time series' sidecar) and volumes
+        left after dummy scans and censoring, from which the matrix is estimated
+        (``NumberOfVolumesKept``).
+
+    Returns
+    -------
+    dict
+    """
+    timeseries = derivative_path(run, "timeseries", ".tsv", seg="netregions")
     return {
         "RelationshipMeasure": RELATIONSHIP_MEASURES[kind],
         "Weighted": True,
@@ -36,7 +68,9 @@ def relmat_sidecar(kind: str, n_volumes: int, regions: Sequence[str]) -> dict:
         "StorageFormat": "Full",
         "CovarianceEstimator": "Ledoit-Wolf",
         "NumberOfVolumes": int(n_volumes),
+        "NumberOfVolumesKept": int(n_kept),
         "NodeNames": list(regions),
+        "Sources": [bids_uri(timeseries), *node_sources()],
         "Software": "netregions",
         "SoftwareVersion": netregions.__version__,
     }
@@ -107,10 +141,10 @@ def subject_timeseries(
     timeseries, timeseries_json : path-like
         Outputs: one column per region (header = region ids 1..R), one row per *kept* volume;
         and its sidecar (sampling frequency, volumes kept, dummy and censored volumes,
-        confound strategy and columns, filters, software version).
+        confound strategy and columns, filters, the nodes' files, software version).
     relmats, relmat_jsons : sequence of path-like
         Outputs, one per kind of ``kinds`` (same order): the run's n_regions × n_regions
-        matrix (header = region ids) and its sidecar.
+        matrix (header = region ids) and its sidecar (:func:`relmat_sidecar`).
     run : str
     kinds : sequence of str
         Single-run connectivity kinds (not "tangent").
@@ -155,7 +189,9 @@ def subject_timeseries(
     regions = [str(i + 1) for i in range(cleaned.shape[1])]
     write_tsv(timeseries, cleaned, regions)
     sidecar = _timeseries_sidecar(design, signals.shape[0], t_r, strategy, high_pass, low_pass)
-    sidecar.update(Detrend=detrend, Standardize=standardize, NodeNames=regions)
+    sidecar.update(
+        Detrend=detrend, Standardize=standardize, NodeNames=regions, Sources=node_sources()
+    )
     write_json(timeseries_json, json_safe(sidecar))
     log.info("%s: %d of %d volumes kept, %d regions", run, len(cleaned), len(signals), len(regions))
     if len(kinds) != len(relmats) or len(kinds) != len(relmat_jsons):
@@ -163,7 +199,10 @@ def subject_timeseries(
     covariance, _ = ledoit_wolf(cleaned)
     for kind, matrix_path, json_path in zip(kinds, relmats, relmat_jsons, strict=True):
         write_tsv(matrix_path, connectivity_from_covariance(covariance, kind), regions)
-        write_json(json_path, relmat_sidecar(kind, len(cleaned), regions))
+        sidecar = relmat_sidecar(
+            kind, regions, run=run, n_volumes=len(signals), n_kept=len(cleaned)
+        )
+        write_json(json_path, sidecar)
 
 
 def _check_degrees_of_freedom(design, n_volumes: int, detrend: bool, run: str) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 
 from netregions.bids import write_json
 from netregions.io import write_tsv
+from netregions.steps._common import read_json
 from netregions.steps.connectivity import read_series
 from netregions.steps.subject_timeseries import relmat_sidecar
 
@@ -13,14 +14,21 @@ __all__ = ["tangent_connectome"]
 
 
 def tangent_connectome(
-    timeseries: str, reference: str, relmat: str, relmat_json: str, *, run: str
+    timeseries: str,
+    timeseries_json: str,
+    reference: str,
+    relmat: str,
+    relmat_json: str,
+    *,
+    run: str,
 ) -> None:
     """``logm(W C W)`` of the run's Ledoit-Wolf covariance C, W the group's whitening.
 
     Parameters
     ----------
-    timeseries : path-like
-        The run's time-series table.
+    timeseries, timeseries_json : path-like
+        The run's time-series table (its kept volumes) and its sidecar (the number of
+        volumes acquired).
     reference : path-like
         ``.npy`` whitening matrix ``G^(-1/2)`` of the group's geometric mean covariance.
     relmat, relmat_json : path-like
@@ -33,4 +41,6 @@ def tangent_connectome(
     whitening = np.load(reference)
     covariance, _ = ledoit_wolf(series)
     write_tsv(relmat, tangent_vector(covariance, whitening).astype(series.dtype), regions)
-    write_json(relmat_json, relmat_sidecar("tangent", len(series), regions))
+    n_volumes = read_json(timeseries_json)["NumberOfVolumes"]
+    sidecar = relmat_sidecar("tangent", regions, run=run, n_volumes=n_volumes, n_kept=len(series))
+    write_json(relmat_json, sidecar)
