@@ -8,6 +8,7 @@ from netregions.inputs import (
     FUNC_SIDECAR_SUFFIX,
     FUNC_SUFFIX,
     SOURCES,
+    data_space,
     discover_runs,
     local_runs,
     participants_path,
@@ -117,3 +118,23 @@ def test_participants_path_of_each_source(tmp_path):
     assert participants_path({**base, "source": "fmriprep", "fmriprep": fmriprep}) == expected
     assert participants_path({**base, "source": "local", "participants": "p.tsv"}) == "p.tsv"
     assert participants_path({**base, "source": "local"}) is None
+
+
+@pytest.mark.parametrize(
+    "data,space",
+    [
+        ({"source": "synthetic"}, None),
+        ({"source": "development"}, "MNI152NLin2009cAsym"),
+        ({"source": "fmriprep", "fmriprep": {"space": "MNI152NLin6Asym", "cohort": None}},
+         "MNI152NLin6Asym"),
+        ({"source": "fmriprep", "fmriprep": {"space": "MNIPediatricAsym", "cohort": "2"}},
+         "MNIPediatricAsym:cohort-2"),
+        ({"source": "local", "local": {"func": "d/sub-{subject}_task-x_space-MNI305_bold.nii"}},
+         "MNI305"),
+        ({"source": "local", "local": {"func": "d/space-Y/sub-{subject}_task-x_bold.nii.gz"}},
+         None),  # a folder is not the file's entity
+        ({"source": "local", "local": {"func": "d/{subject}.nii.gz"}}, None),
+    ],
+)  # fmt: skip
+def test_data_space_of_each_source(data, space):
+    assert data_space(data) == space

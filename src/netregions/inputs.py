@@ -25,6 +25,7 @@ __all__ = [
     "FUNC_SIDECAR_SUFFIX",
     "FUNC_SUFFIX",
     "SOURCES",
+    "data_space",
     "development_runs",
     "discover_runs",
     "fmriprep_runs",
@@ -224,4 +225,39 @@ def participants_path(data: Mapping[str, Any]) -> str | None:
     if source == "fmriprep" and data["fmriprep"].get("dir"):
         path = Path(data["fmriprep"]["dir"]) / "participants.tsv"
         return str(path) if path.exists() else None
+    return None
+
+
+#: The development data's space: its files are fMRIPrep outputs in this template
+#: (:data:`netregions.naming.FUNC_SUFFIX`).
+DEVELOPMENT_SPACE = "MNI152NLin2009cAsym"
+
+
+def data_space(data: Mapping[str, Any]) -> str | None:
+    """The template space of the configured source's runs, when it is known.
+
+    Parameters
+    ----------
+    data : mapping
+        The validated ``data`` section of the config.
+
+    Returns
+    -------
+    str or None
+        ``data.fmriprep.space`` (with ``:cohort-<label>`` when ``data.fmriprep.cohort`` is set,
+        as fMRIPrep's ``--output-spaces`` writes it); the development data's
+        ``MNI152NLin2009cAsym``; for the local source, the ``space`` entity of the func
+        pattern's file name, if it has one; ``None`` for the synthetic source (its grid has an
+        MNI-like origin but is in no template) and for local files without a space entity.
+    """
+    source = data["source"]
+    if source == "fmriprep":
+        settings = data["fmriprep"]
+        cohort = settings.get("cohort")
+        return settings["space"] + (f":cohort-{cohort}" if cohort is not None else "")
+    if source == "development":
+        return DEVELOPMENT_SPACE
+    if source == "local":
+        match = re.search(r"(?:^|_)space-([A-Za-z0-9]+)(?=_)", Path(data["local"]["func"]).name)
+        return match.group(1) if match else None
     return None

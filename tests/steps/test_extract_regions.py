@@ -1,7 +1,10 @@
+import json
+
 import nibabel as nib
 import numpy as np
 import pytest
 
+import netregions
 from netregions.exceptions import InputDataError
 from netregions.io import read_table, save_nifti
 from netregions.regions import NoRegionError
@@ -63,6 +66,7 @@ def _outputs(tmp_path):
         "table": out / "regions.tsv",
         "atlas": out / "atlas-netregions_dseg.nii.gz",
         "atlas_table": out / "atlas-netregions_dseg.tsv",
+        "atlas_json": out / "atlas-netregions_dseg.json",
         "region_maps": out / "region_maps.npy",
     }
 
@@ -120,6 +124,81 @@ def test_atlas_is_an_integer_label_image_where_the_strongest_region_wins(tmp_pat
     np.testing.assert_array_equal(
         centres, [[0.0, -126.46, -72.0], [22.0, -104.46, -52.0], [6.0, -126.46, -72.0]]
     )
+
+
+COLUMNS = {
+    "component": {
+        "Description": "The network the region comes from: 0-based volume of "
+        "group/components.nii.gz, as in group/regions.tsv and the dual-regression columns "
+        "network_<k>"
+    },
+    "n_voxels": {
+        "Description": "Voxels with this label in the dseg image; fewer than the region's map "
+        "has (regions.tsv) where an overlapping stronger region took voxels"
+    },
+    **{
+        axis: {
+            "Description": f"{axis}: World coordinate (mm, the image's affine) of the region's "
+            "centre: the centre of mass of the absolute values of its whole map in "
+            "group/regions.nii.gz, as in group/regions.tsv",
+            "Units": "mm",
+        }
+        for axis in "xyz"
+    },
+}
+LABELS = (
+    "netregions' regions as a label atlas: label i (the table's index, 1-based) is region i of "
+    "group/regions.nii.gz, the node i of every time series and connectome (NodeNames); 0 is "
+    "background. Where regions overlap, a voxel takes the label of the region whose map is "
+    "largest in absolute value. "
+)
+
+
+def test_atlas_sidecar_names_the_template_and_describes_the_extra_columns(tmp_path):
+    components, mask = _inputs(tmp_path)
+    outputs = _outputs(tmp_path)
+    extract_regions(components, mask, **outputs, space="MNI152NLin2009cAsym", **SETTINGS)
+    sidecar = json.loads(outputs["atlas_json"].read_text())
+    assert sidecar == {
+        "Description": LABELS
+        + "Voxel grid of the input runs, in template space MNI152NLin2009cAsym.",
+        "SpatialReference": "https://github.com/templateflow/tpl-MNI152NLin2009cAsym",
+        "Sources": ["bids::group/regions.nii.gz"],
+        **COLUMNS,
+        "Software": "netregions",
+        "SoftwareVersion": netregions.__version__,
+    }
+    # one description for each column of the table beyond BIDS's index and name
+    header = outputs["atlas_table"].read_text().splitlines()[0].split("\t")
+    assert header[:2] == ["index", "name"] and set(header[2:]) == set(COLUMNS)
+
+
+@pytest.mark.parametrize(
+    "space,text,reference",
+    [
+        (
+            None,
+            "The runs' space is not known (synthetic data, or local files without a space "
+            "entity): the voxel grid is in no template space that netregions can name.",
+            None,
+        ),
+        (
+            "MNIPediatricAsym:cohort-2",
+            "Voxel grid of the input runs, in template space MNIPediatricAsym (cohort-2).",
+            "https://github.com/templateflow/tpl-MNIPediatricAsym",
+        ),
+        ("T1w", "Voxel grid of the input runs, in their space-T1w: no template.", None),
+    ],
+)
+def test_atlas_sidecar_without_a_known_template(tmp_path, space, text, reference):
+    components, mask = _inputs(tmp_path)
+    outputs = _outputs(tmp_path)
+    extract_regions(components, mask, **outputs, space=space, **SETTINGS)
+    sidecar = json.loads(outputs["atlas_json"].read_text())
+    assert sidecar["Description"] == LABELS + text
+    assert sidecar.get("SpatialReference") == reference
+    assert list(sidecar)[-7:] == ["component", "n_voxels", "x", "y", "z", "Software",
+                                  "SoftwareVersion"]  # fmt: skip
 
 
 def test_atlas_table_never_writes_negative_zero(tmp_path):

@@ -162,6 +162,10 @@ def test_tiny_run_writes_every_contract_output(tiny_run):
     assert atlas.dtype.kind == "i" and set(np.unique(atlas)) <= set(range(n_regions + 1))
     atlas_rows = read_table(results / "group" / "atlas-netregions_dseg.tsv")
     assert [int(r["index"]) for r in atlas_rows] == list(range(1, n_regions + 1))
+    atlas_sidecar = json.loads((results / "group" / "atlas-netregions_dseg.json").read_text())
+    assert set(list(atlas_rows[0])[2:]) == {"component", "n_voxels", "x", "y", "z"}
+    assert {"component", "n_voxels", "x", "y", "z"} <= set(atlas_sidecar)
+    assert "SpatialReference" not in atlas_sidecar  # synthetic data: no template
 
     for run in RUNS:
         folder = results / run.split("_")[0] / "func"

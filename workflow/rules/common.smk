@@ -232,6 +232,7 @@ def final_outputs(wildcards):
         group("regions.tsv"),
         group("atlas-netregions_dseg.nii.gz"),
         group("atlas-netregions_dseg.tsv"),
+        group("atlas-netregions_dseg.json"),
         group("qcfc.tsv"),
         *expand(group("connectome_{kind}_mean.tsv"), kind=map(kind_file_name, KINDS)),
         *timeseries_outputs(runs),

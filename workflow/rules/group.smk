@@ -125,6 +125,7 @@ rule extract_regions:
         table=group("regions.tsv"),
         atlas=group("atlas-netregions_dseg.nii.gz"),
         atlas_table=group("atlas-netregions_dseg.tsv"),
+        atlas_json=group("atlas-netregions_dseg.json"),
         region_maps=f"{R}/work/regions/region_maps.npy",
     log:
         logs("extract_regions"),
@@ -143,6 +144,7 @@ rule extract_regions:
         min_region_size=REG["min_region_size"],
         two_sided=REG["two_sided"],
         smoothing_fwhm=REG["smoothing_fwhm"] if REG["extractor"] == "local_regions" else None,
+        space=inputs.data_space(DATA),  # the atlas' sidecar; changes only with the runs
     run:
         from netregions.steps.extract_regions import extract_regions
 

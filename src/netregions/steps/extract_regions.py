@@ -4,10 +4,80 @@ from __future__ import annotations
 
 import numpy as np
 
+import netregions
+from netregions.bids import REGION_MAPS_PATH, bids_uri, write_json
 from netregions.io import atomic_path, load_image, save_array, save_nifti, write_table
 from netregions.steps._common import check_grid, read_mask
 
-__all__ = ["extract_regions", "region_name"]
+__all__ = ["ATLAS_COLUMNS", "atlas_sidecar", "extract_regions", "region_name"]
+
+#: Columns of the atlas table, in order: BIDS's ``index`` and ``name``, then ours, described
+#: in the atlas' sidecar.
+ATLAS_COLUMNS: tuple[str, ...] = ("index", "name", "component", "n_voxels", "x", "y", "z")
+
+_CENTRE = (
+    "World coordinate (mm, the image's affine) of the region's centre: the centre of mass of "
+    "the absolute values of its whole map in group/regions.nii.gz, as in group/regions.tsv"
+)
+_COLUMN_DESCRIPTIONS = {
+    "component": {
+        "Description": "The network the region comes from: 0-based volume of "
+        "group/components.nii.gz, as in group/regions.tsv and the dual-regression columns "
+        "network_<k>"
+    },
+    "n_voxels": {
+        "Description": "Voxels with this label in the dseg image; fewer than the region's map "
+        "has (regions.tsv) where an overlapping stronger region took voxels"
+    },
+    **{axis: {"Description": f"{axis}: {_CENTRE}", "Units": "mm"} for axis in "xyz"},
+}
+
+#: Spaces of fMRIPrep outputs that are not templates (each run's or participant's own).
+_NATIVE_SPACES = frozenset({"T1w", "T2w", "anat", "func", "boldref", "run", "sbref", "orig"})
+
+
+def atlas_sidecar(columns, space: str | None) -> dict:
+    """Sidecar of the atlas (``atlas-netregions_dseg.json``), for its image and its table.
+
+    Parameters
+    ----------
+    columns : sequence of str
+        The atlas table's columns; each beyond ``index`` and ``name`` is described.
+    space : str or None
+        The runs' template space (:func:`netregions.inputs.data_space`), e.g.
+        ``"MNI152NLin2009cAsym"`` or ``"MNIPediatricAsym:cohort-2"``; ``None`` when unknown
+        (synthetic data).
+
+    Returns
+    -------
+    dict
+        ``Description``, ``SpatialReference`` (TemplateFlow's repository of the template;
+        left out when the space is unknown or not a template), ``Sources``, the columns'
+        descriptions, ``Software``, ``SoftwareVersion``.
+    """
+    description = (
+        "netregions' regions as a label atlas: label i (the table's index, 1-based) is region "
+        "i of group/regions.nii.gz, the node i of every time series and connectome (NodeNames); "
+        "0 is background. Where regions overlap, a voxel takes the label of the region whose "
+        "map is largest in absolute value. "
+    )
+    payload: dict = {}
+    template, _, modifier = (space or "").partition(":")
+    if not space:
+        description += (
+            "The runs' space is not known (synthetic data, or local files without a space "
+            "entity): the voxel grid is in no template space that netregions can name."
+        )
+    elif template in _NATIVE_SPACES:
+        description += f"Voxel grid of the input runs, in their space-{template}: no template."
+    else:
+        cohort = f" ({modifier})" if modifier else ""
+        description += f"Voxel grid of the input runs, in template space {template}{cohort}."
+        payload["SpatialReference"] = f"https://github.com/templateflow/tpl-{template}"
+    payload = {"Description": description, **payload, "Sources": [bids_uri(REGION_MAPS_PATH)]}
+    payload.update({column: _COLUMN_DESCRIPTIONS[column] for column in columns[2:]})
+    payload.update(Software="netregions", SoftwareVersion=netregions.__version__)
+    return payload
 
 
 def region_name(component: int, region: int) -> str:
@@ -53,7 +123,10 @@ def extract_regions(
     table: str,
     atlas: str,
     atlas_table: str,
+    atlas_json: str,
     region_maps: str,
+    *,
+    space: str | None = None,
     **settings,
 ) -> None:
     """Threshold the network maps, split them into regions, write every form of the regions.
@@ -68,14 +141,17 @@ def extract_regions(
         Output 4D NIfTI (float32), one region per volume, thresholded values kept.
     table : path-like
         Output TSV with the columns :data:`netregions.regions.REGION_COLUMNS`.
-    atlas, atlas_table : path-like
+    atlas, atlas_table, atlas_json : path-like
         Outputs: the regions as a 3D integer label image (0 = background; where regions
-        overlap, the one with the largest |value|) and its table (``index``, ``name``,
-        ``component``, ``n_voxels`` in the label image, ``x``, ``y``, ``z``), as a BIDS
-        ``dseg`` atlas other tools can use.
+        overlap, the one with the largest |value|), its table (:data:`ATLAS_COLUMNS`:
+        ``index``, ``name``, ``component``, ``n_voxels`` in the label image, ``x``, ``y``,
+        ``z``) and its sidecar (:func:`atlas_sidecar`), as a BIDS ``dseg`` atlas other tools
+        can use.
     region_maps : path-like
         Output ``.npy``: the region maps inside the group mask, (n_voxels, n_regions) float32,
         what every run's time-series job needs (so that they do not decode NIfTI images).
+    space : str or None, default=None
+        The runs' template space, for the atlas' sidecar.
     **settings
         ``threshold``, ``thresholding_strategy``, ``extractor``, ``min_region_size``,
         ``two_sided``, ``smoothing_fwhm``: see :func:`netregions.regions.extract_regions`.
@@ -92,6 +168,6 @@ def extract_regions(
     save_nifti(found, affine, regions, dtype=np.float32)
     _write_region_table(table, info)
     save_nifti(labels.astype(np.int16 if len(index) < 32768 else np.int32), affine, atlas)
-    columns = ["index", "name", "component", "n_voxels", "x", "y", "z"]
-    write_table(atlas_table, _atlas_rows(info, labels), columns)
+    write_table(atlas_table, _atlas_rows(info, labels), list(ATLAS_COLUMNS))
+    write_json(atlas_json, atlas_sidecar(ATLAS_COLUMNS, space))
     save_array(np.ascontiguousarray(found[mask_data], dtype=np.float32), region_maps)
