@@ -23,6 +23,7 @@ __all__ = [
     "BIDS_VERSION",
     "COMPONENTS_PATH",
     "ENTITY_ORDER",
+    "MASK_PATH",
     "NATIVE_RES",
     "REGION_MAPS_PATH",
     "RUN_ENTITIES",
@@ -83,6 +84,7 @@ BIDS_VERSION = "1.10.0"
 REGION_MAPS_PATH = "group/regions.nii.gz"
 ATLAS_PATH = "group/atlas-netregions_dseg.nii.gz"
 COMPONENTS_PATH = "group/components.nii.gz"
+MASK_PATH = "group/mask.nii.gz"
 
 #: Largest disagreement (s) between the sidecar's and the header's TR that goes unmentioned.
 TR_TOLERANCE = 1e-3

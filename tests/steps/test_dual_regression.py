@@ -1,7 +1,10 @@
+import json
+
 import nibabel as nib
 import numpy as np
 import pytest
 
+import netregions
 from netregions.exceptions import InputDataError
 from netregions.io import read_tsv, save_array, save_nifti
 from netregions.masking import unmask
@@ -40,6 +43,7 @@ def _inputs(tmp_path, rng, n_volumes=40):
     save_array((timecourses @ maps).astype(np.float32), tmp_path / "smoothed.npy")
     save_nifti(unmask(maps.astype(np.float32), _mask()), AFFINE, tmp_path / "components.nii.gz")
     save_nifti(_mask().astype(np.uint8), AFFINE, tmp_path / "mask.nii.gz")
+    (tmp_path / "stats.json").write_text(json.dumps({"t_r": 2.5, "n_volumes": n_volumes}))
     return timecourses, maps
 
 
@@ -48,9 +52,43 @@ def _files(tmp_path):
         "smoothed": str(tmp_path / "smoothed.npy"),
         "components": str(tmp_path / "components.nii.gz"),
         "mask": str(tmp_path / "mask.nii.gz"),
+        "stats": str(tmp_path / "stats.json"),
         "maps": str(tmp_path / "out" / "maps.nii.gz"),
         "timecourses": str(tmp_path / "out" / "timecourses.tsv"),
+        "timecourses_json": str(tmp_path / "out" / "timecourses.json"),
     }
+
+
+def test_time_courses_sidecar_says_what_the_rows_and_columns_are(tmp_path, rng):
+    _inputs(tmp_path, rng, n_volumes=40)
+    files = _files(tmp_path)
+    dual_regression(**files, run=RUN, detrend=True, standardize="zscore_sample")
+    sidecar = json.loads((tmp_path / "out" / "timecourses.json").read_text())
+    assert sidecar == {
+        "Description": (
+            "Dual regression, stage 1: each row is the least-squares fit of the group network "
+            "maps to one volume of the run (its smoothed in-mask data, detrended and "
+            "standardised per voxel; maps and volumes demeaned over voxels). Every acquired "
+            "volume is a row, dummy scans and censored volumes included: no confound is "
+            "regressed and nothing is censored or filtered. Column network_<k> is network k, "
+            "0-based: volume k of group/components.nii.gz, and of this run's "
+            "desc-dualreg_components.nii.gz."
+        ),
+        "SamplingFrequency": 0.4,
+        "RepetitionTime": 2.5,
+        "NumberOfVolumes": 40,
+        "network_00": {"Description": "Time course of network 0 (0-based)"},
+        "network_01": {"Description": "Time course of network 1 (0-based)"},
+        "network_02": {"Description": "Time course of network 2 (0-based)"},
+        "Detrend": True,
+        "Standardize": "zscore_sample",
+        "Sources": ["bids::group/components.nii.gz", "bids::group/mask.nii.gz"],
+        "Software": "netregions",
+        "SoftwareVersion": netregions.__version__,
+    }
+    header, rows = read_tsv(files["timecourses"])
+    assert rows.shape[0] == sidecar["NumberOfVolumes"]  # every volume is a row
+    assert [key for key in sidecar if key.startswith("network_")] == header
 
 
 @pytest.mark.parametrize("detrend", [False, True])

@@ -242,7 +242,12 @@ def final_outputs(wildcards):
     if N_SEEDS > 1:
         outputs += [group("stability.tsv"), figure("stability.png")]
     if config["dual_regression"]:
-        outputs += for_runs(derivative("components", ".nii.gz", desc="dualreg"), runs)
+        for suffix, extension in [
+            ("components", ".nii.gz"),
+            ("timeseries", ".tsv"),
+            ("timeseries", ".json"),
+        ]:
+            outputs += for_runs(derivative(suffix, extension, desc="dualreg"), runs)
     if COMPARE:
         outputs += [group("classification.tsv"), figure("classification.png")]
         outputs += expand(

@@ -135,9 +135,11 @@ rule dual_regression:
         smoothed=work("smoothed.npy"),
         components=group("components.nii.gz"),
         mask=group("mask.nii.gz"),
+        stats=work("stats.json"),
     output:
         maps=derivative("components", ".nii.gz", desc="dualreg"),
         timecourses=derivative("timeseries", ".tsv", desc="dualreg"),
+        timecourses_json=derivative("timeseries", ".json", desc="dualreg"),
     log:
         logs("dual_regression", "rundir", "run"),
     benchmark:
