@@ -121,6 +121,9 @@ def test_runs_are_found_with_their_entities_and_written_as_bids(fmriprep_run):
     assert (folder / f"{run.name}_desc-dualreg_components.nii.gz").exists()
     description = json.loads((results / "dataset_description.json").read_text())
     assert description["SourceDatasets"] == [{"URL": f"file://{dataset.root}"}]
+    atlas = json.loads((results / "group" / "atlas-netregions_dseg.json").read_text())
+    # data.fmriprep.space, the default MNI152NLin2009cAsym
+    assert atlas["SpatialReference"] == "https://github.com/templateflow/tpl-MNI152NLin2009cAsym"
 
 
 def test_qc_excludes_exactly_the_high_mover_from_everything_downstream(fmriprep_run):
@@ -153,6 +156,11 @@ def test_scrubbing_censors_the_planted_spikes_and_dummy_scans(fmriprep_run):
         _, series = read_tsv(folder / f"{run.name}_seg-netregions_timeseries.tsv")
         assert series.shape[0] == len(kept) == sidecar["NumberOfVolumesKept"]
         assert sidecar["ConfoundStrategy"] == "scrubbing" and "csf" in sidecar["ConfoundColumns"]
+        for kind in ("correlation", "tangent"):  # the tangent step reads the count acquired
+            name = f"{run.name}_seg-netregions_stat-{kind}_relmat.json"
+            relmat = json.loads((folder / name).read_text())
+            assert relmat["NumberOfVolumes"] == 60 == sidecar["NumberOfVolumes"]
+            assert relmat["NumberOfVolumesKept"] == len(kept)
 
 
 def test_consensus_of_three_seeds_and_dual_regression(fmriprep_run):
@@ -168,6 +176,10 @@ def test_consensus_of_three_seeds_and_dual_regression(fmriprep_run):
     assert maps.shape == components.shape
     header, tcs = read_tsv(folder / f"{run.name}_desc-dualreg_timeseries.tsv")
     assert header == ["network_00", "network_01", "network_02"] and tcs.shape == (60, 3)
+    sidecar = json.loads((folder / f"{run.name}_desc-dualreg_timeseries.json").read_text())
+    assert sidecar["NumberOfVolumes"] == 60  # dummy scans and censored volumes included
+    assert sidecar["SamplingFrequency"] == 1 / sidecar["RepetitionTime"]
+    assert [key for key in sidecar if key.startswith("network_")] == header
     mask = np.asanyarray(nib.load(results / "group" / "mask.nii.gz").dataobj) > 0
     assert not np.asanyarray(maps.dataobj)[~mask].any()
 
