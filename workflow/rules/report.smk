@@ -2,8 +2,7 @@
 
 
 rule dataset_description:
-    """dataset_description.json, .bidsignore and README.md: the results as a BIDS derivative
-    dataset (netregions.steps.dataset_description)."""
+    """The results as a BIDS derivative dataset (netregions.steps.dataset_description)."""
     output:
         description=f"{R}/dataset_description.json",
         bidsignore=f"{R}/.bidsignore",
