@@ -126,32 +126,25 @@ def test_atlas_is_an_integer_label_image_where_the_strongest_region_wins(tmp_pat
     )
 
 
-COLUMNS = {
-    "component": {
-        "Description": "The network the region comes from: 0-based volume of "
-        "group/components.nii.gz, as in group/regions.tsv and the dual-regression columns "
-        "network_<k>"
-    },
-    "n_voxels": {
-        "Description": "Voxels with this label in the dseg image; fewer than the region's map "
-        "has (regions.tsv) where an overlapping stronger region took voxels"
-    },
-    **{
-        axis: {
-            "Description": f"{axis}: World coordinate (mm, the image's affine) of the region's "
-            "centre: the centre of mass of the absolute values of its whole map in "
-            "group/regions.nii.gz, as in group/regions.tsv",
-            "Units": "mm",
-        }
-        for axis in "xyz"
-    },
+#: What each extra column's description must say.
+COLUMN_FACTS = {
+    "component": "0-based",
+    "n_voxels": "dseg",
+    "x": "centre",
+    "y": "centre",
+    "z": "centre",
 }
-LABELS = (
-    "netregions' regions as a label atlas: label i (the table's index, 1-based) is region i of "
-    "group/regions.nii.gz, the node i of every time series and connectome (NodeNames); 0 is "
-    "background. Where regions overlap, a voxel takes the label of the region whose map is "
-    "largest in absolute value. "
-)
+#: What the atlas' description must say, whatever the space.
+LABEL_FACTS = ("index, 1-based", "0 is background", "largest in absolute value")
+
+
+def _check_atlas_description(sidecar, space_text):
+    description = sidecar["Description"]
+    assert description.endswith(space_text)
+    assert all(fact in description for fact in LABEL_FACTS)
+    for column, fact in COLUMN_FACTS.items():
+        assert fact in sidecar[column]["Description"], column
+    assert all(sidecar[axis]["Units"] == "mm" for axis in "xyz")
 
 
 def test_atlas_sidecar_names_the_template_and_describes_the_extra_columns(tmp_path):
@@ -159,18 +152,18 @@ def test_atlas_sidecar_names_the_template_and_describes_the_extra_columns(tmp_pa
     outputs = _outputs(tmp_path)
     extract_regions(components, mask, **outputs, space="MNI152NLin2009cAsym", **SETTINGS)
     sidecar = json.loads(outputs["atlas_json"].read_text())
-    assert sidecar == {
-        "Description": LABELS
-        + "Voxel grid of the input runs, in template space MNI152NLin2009cAsym.",
+    _check_atlas_description(
+        sidecar, "Voxel grid of the input runs, in template space MNI152NLin2009cAsym."
+    )
+    assert {key: sidecar[key] for key in ("SpatialReference", "Sources", "Software")} == {
         "SpatialReference": "https://github.com/templateflow/tpl-MNI152NLin2009cAsym",
         "Sources": ["bids::group/regions.nii.gz"],
-        **COLUMNS,
         "Software": "netregions",
-        "SoftwareVersion": netregions.__version__,
     }
+    assert sidecar["SoftwareVersion"] == netregions.__version__
     # one description for each column of the table beyond BIDS's index and name
     header = outputs["atlas_table"].read_text().splitlines()[0].split("\t")
-    assert header[:2] == ["index", "name"] and set(header[2:]) == set(COLUMNS)
+    assert header[:2] == ["index", "name"] and set(header[2:]) == set(COLUMN_FACTS)
 
 
 @pytest.mark.parametrize(
@@ -195,7 +188,7 @@ def test_atlas_sidecar_without_a_known_template(tmp_path, space, text, reference
     outputs = _outputs(tmp_path)
     extract_regions(components, mask, **outputs, space=space, **SETTINGS)
     sidecar = json.loads(outputs["atlas_json"].read_text())
-    assert sidecar["Description"] == LABELS + text
+    _check_atlas_description(sidecar, text)
     assert sidecar.get("SpatialReference") == reference
     assert list(sidecar)[-7:] == ["component", "n_voxels", "x", "y", "z", "Software",
                                   "SoftwareVersion"]  # fmt: skip
