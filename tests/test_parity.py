@@ -348,8 +348,8 @@ def test_components_match_after_hungarian_assignment(end_to_end, method):
 
 
 def _extract(components, mask, folder):
-    names = ["regions.nii.gz", "regions.tsv", "atlas.nii.gz", "atlas.tsv", "region_maps.npy"]
-    paths = [folder / name for name in names]
+    names = "regions.nii.gz regions.tsv atlas.nii.gz atlas.tsv atlas.json region_maps.npy"
+    paths = [folder / name for name in names.split()]
     extract_regions(components, mask, *paths, min_region_size=MIN_REGION_SIZE)
     return paths
 
@@ -382,7 +382,7 @@ def test_region_series_and_connectome_agree(dataset, ours, nilearn, tmp_path, so
         warnings.filterwarnings("ignore", message=".*missing values in confound")
         subject_timeseries(
             ours["smoothed"][0],
-            maps[4],
+            maps[-1],  # region_maps.npy
             ours["stats"][0],
             out,
             tmp_path / "timeseries.json",
