@@ -8,7 +8,7 @@ import yaml
 from netregions.bids import Run
 from netregions.config import (
     check_config,
-    check_covariates,
+    check_participant_columns,
     check_participants,
     check_runs,
     coerce_cli_strings,
@@ -98,18 +98,27 @@ def test_qcfc_covariates_need_a_participants_table():
         check_participants(config, None)
 
 
-def test_qcfc_covariates_missing_from_an_existing_table_fail_at_parse_time(tmp_path):
+def _with_columns(group_column=None, covariates=()):
+    config = copy.deepcopy(DEFAULT)
+    config["group_comparison"]["column"] = group_column
+    config["qcfc"]["covariates"] = list(covariates)
+    return config
+
+
+def test_participant_columns_missing_from_an_existing_table_fail_at_parse_time(tmp_path):
     table = tmp_path / "participants.tsv"
-    table.write_text("participant_id\tAge\tGender\nsub-01\t8\tF\n")
-    check_covariates(["Age", "Gender"], str(table))
+    table.write_text("participant_id\tAge\tGender\tChild_Adult\nsub-01\t8\tF\tchild\n")
+    check_participant_columns(_with_columns("Child_Adult", ["Age", "Gender"]), str(table))
     with pytest.raises(ConfigError) as info:
-        check_covariates(["Age", "sex"], str(table))
+        check_participant_columns(_with_columns("group", ["Age", "sex"]), str(table))
+    columns = "its columns are participant_id, Age, Gender, Child_Adult"
     assert str(info.value) == (
-        f"qcfc.covariates: {table} has no column 'sex'; its columns are participant_id, Age, Gender"
+        f"group_comparison.column: {table} has no column 'group'; {columns}; "
+        f"qcfc.covariates: {table} has no column 'sex'; {columns}"
     )
     # a table a job has not written yet is checked by check_inputs, not here
-    check_covariates(["sex"], str(tmp_path / "not_yet.tsv"))
-    check_covariates([], str(table))
+    check_participant_columns(_with_columns("group", ["sex"]), str(tmp_path / "not_yet.tsv"))
+    check_participant_columns(_with_columns(), str(table))
 
 
 def _run(name: str, mask: bool) -> Run:

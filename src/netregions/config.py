@@ -8,7 +8,7 @@ Snakemake itself imports) are used.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from netregions.exceptions import ConfigError, InputDataError
 
 __all__ = [
     "check_config",
-    "check_covariates",
+    "check_participant_columns",
     "check_participants",
     "check_runs",
     "coerce_cli_strings",
@@ -192,25 +192,36 @@ def check_participants(config: Mapping[str, Any], participants: str | None) -> N
         raise ConfigError("; ".join(problems))
 
 
-def check_covariates(covariates: Sequence[str], participants: str | None) -> None:
-    """When the participants table already exists, it must have the QC-FC covariates' columns.
+def check_participant_columns(config: Mapping[str, Any], participants: str | None) -> None:
+    """When the participants table already exists, it must have the columns the settings name.
 
-    A table that a job writes or downloads (synthetic, development) is checked by the
-    ``check_inputs`` job instead, before any heavy job.
+    ``group_comparison.column`` and ``qcfc.covariates``. A table that a job writes or downloads
+    (synthetic, development) is checked by the ``check_inputs`` job instead, before any heavy
+    job; the group sizes always are (they depend on the selected subjects).
 
     Raises
     ------
     ConfigError
-        Naming the table, the columns it lacks and those it has.
+        Naming each setting, the table, the columns it lacks and those it has.
     """
-    if not covariates or not participants or not Path(participants).is_file():
+    if not participants or not Path(participants).is_file():
         return
-    from netregions.bids import check_participant_columns
+    from netregions.bids import check_participant_columns as check_columns
 
-    try:
-        check_participant_columns(participants, covariates, "qcfc.covariates")
-    except InputDataError as exc:
-        raise ConfigError(str(exc)) from None
+    column = config["group_comparison"]["column"]
+    named = {
+        "group_comparison.column": [column] if column else [],
+        "qcfc.covariates": list(config["qcfc"]["covariates"]),
+    }
+    problems = []
+    for setting, columns in named.items():
+        try:
+            if columns:
+                check_columns(participants, columns, setting)
+        except InputDataError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("; ".join(problems))
 
 
 def check_runs(config: Mapping[str, Any], runs: Mapping[str, Run]) -> None:

@@ -124,13 +124,14 @@ def test_the_group_column_is_checked_by_check_inputs(tmp_path):
         "subjects, 3 are needed for 3-fold stratified cross-validation "
         "(group_comparison.column='group'), among the 4 selected subjects"
     ) in log.read_text()
+    assert not (tmp_path / "results" / "inputs.tsv").exists()
+    # the table exists now: a column it lacks stops the workflow while it is parsed
     configure("diagnosis", 2)
-    failed = snakemake(tmp_path, "--cores", "1", target, check=False)
+    failed = snakemake(tmp_path, "-n", target, check=False)
     assert failed.returncode != 0
     assert (
-        "group_comparison.column='diagnosis' is not a column of data/synthetic/participants.tsv"
-    ) in log.read_text()
-    assert not (tmp_path / "results" / "inputs.tsv").exists()
+        "group_comparison.column: data/synthetic/participants.tsv has no column 'diagnosis'"
+    ) in failed.stderr + failed.stdout
 
 
 # --------------------------------------------------------------------------- a real run

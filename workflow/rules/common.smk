@@ -27,7 +27,7 @@ settings.check_runs(config, RUNS)
 PARTICIPANTS = inputs.participants_path(DATA)
 settings.check_participants(config, PARTICIPANTS)
 COVARIATES = config["qcfc"]["covariates"]
-settings.check_covariates(COVARIATES, PARTICIPANTS)
+settings.check_participant_columns(config, PARTICIPANTS)
 EXCLUDING = any(limit is not None for limit in config["qc"].values())
 # the figures show the mean correlation, so it is always computed
 KINDS = list(dict.fromkeys([*config["connectivity"]["kinds"], "correlation"]))
