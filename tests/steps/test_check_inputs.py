@@ -60,6 +60,20 @@ def _call(tmp_path, runs, design=SIMPLE, participants=None, covariates=(), **com
     )
 
 
+def test_a_high_pass_at_the_nyquist_frequency_is_refused(tmp_path, rng):
+    runs = _runs(tmp_path, rng, sidecar_t_r=2.5)  # Nyquist 0.5 / 2.5 = 0.2 Hz
+    with pytest.raises(InputDataError) as info:
+        _call(tmp_path, runs, high_pass=0.2)
+    assert str(info.value).splitlines()[1:] == [
+        f"{run}: confounds.high_pass=0.2 Hz is at or above the Nyquist frequency 0.2 Hz of its "
+        "repetition time 2.5 s, so the filter would remove everything; lower confounds.high_pass"
+        for run in runs
+    ]
+    assert not (tmp_path / "inputs.tsv").exists()
+    _call(tmp_path, runs, high_pass=0.19)
+    assert (tmp_path / "inputs.tsv").exists()
+
+
 def test_manifest_of_every_run(tmp_path, rng):
     runs = _runs(tmp_path, rng, sidecar_t_r=2.5)
     participants = tmp_path / "participants.tsv"

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from netregions.exceptions import InputDataError
 from netregions.io import read_table
 from netregions.steps.qc import qc
 
@@ -162,12 +163,30 @@ def test_mean_fd_rule_gives_its_reason(tmp_path, rng):
 
 
 def test_every_broken_rule_is_listed(tmp_path, rng):
+    runs, stats, _, _ = _dataset(tmp_path, rng, with_c=False)  # the calm run b stays in
+    limits = {"max_mean_fd": None, "max_censored_fraction": 0.05, "min_usable_minutes": 1.9}
+    qc(stats, **_outputs(tmp_path), runs=runs, design=SCRUBBING, limits=limits)
+    a, b = read_table(tmp_path / "qc.tsv")
+    assert a["reason"].count("; ") == 1
+    assert "qc.max_censored_fraction 0.05" in a["reason"]
+    assert "qc.min_usable_minutes 1.9" in a["reason"]
+    assert (b["included"], b["reason"]) == ("true", "")
+
+
+def test_excluding_every_run_stops_at_qc_with_each_reason(tmp_path, rng):
     runs, stats, _, _ = _dataset(tmp_path, rng, with_c=False)
     limits = {"max_mean_fd": 0.01, "max_censored_fraction": 0.05, "min_usable_minutes": 1.9}
-    qc(stats, **_outputs(tmp_path), runs=runs, design=SCRUBBING, limits=limits)
-    a = read_table(tmp_path / "qc.tsv")[0]
-    assert a["reason"].count("; ") == 2
-    assert "qc.max_mean_fd 0.01" in a["reason"] and "qc.min_usable_minutes 1.9" in a["reason"]
+    with pytest.raises(InputDataError) as info:
+        qc(stats, **_outputs(tmp_path), runs=runs, design=SCRUBBING, limits=limits)
+    first, a, b = str(info.value).splitlines()
+    assert first == (
+        "the qc.* rules exclude every one of the 2 runs; loosen qc.max_mean_fd, "
+        "qc.max_censored_fraction or qc.min_usable_minutes:"
+    )
+    assert a.startswith("sub-01_task-rest: ") and a.count("; ") == 2
+    assert "qc.max_mean_fd 0.01" in a and "qc.min_usable_minutes 1.9" in a
+    assert b.startswith("sub-02_ses-1_task-rest: ")
+    assert not (tmp_path / "qc.tsv").exists()
 
 
 def test_participants_columns_follow_the_qc_columns(tmp_path, rng):

@@ -184,6 +184,13 @@ def design_settings():
     return {key: conf[key] for key in keys}
 
 
+def qc_limits():
+    """The exclusion rules (params), in a fixed order: params are compared as text, so the
+    order the config file lists them in must not matter."""
+    keys = ("max_mean_fd", "max_censored_fraction", "min_usable_minutes")
+    return {key: config["qc"][key] for key in keys}
+
+
 def participants_input(wildcards=None):
     """The participants table as an input, when the source has one."""
     return {"participants": PARTICIPANTS} if PARTICIPANTS else {}

@@ -135,6 +135,7 @@ rule check_inputs:
         design=design_settings(),
         group_column=GC["column"],
         n_splits=GC["n_splits"],
+        high_pass=config["confounds"]["high_pass"],
     run:
         from netregions.steps.check_inputs import check_inputs
 

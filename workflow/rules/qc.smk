@@ -22,7 +22,7 @@ checkpoint qc:
     params:
         runs=check_inputs_runs,
         design=design_settings(),
-        limits=config["qc"],
+        limits=qc_limits(),
     run:
         from netregions.steps.qc import qc
 

@@ -110,6 +110,7 @@ def check_inputs(
     group_column: str | None = None,
     n_splits: int = 5,
     covariates: Sequence[str] = (),
+    high_pass: float | None = None,
 ) -> None:
     """Check every run before compute; write a manifest of the inputs.
 
@@ -119,7 +120,7 @@ def check_inputs(
     row per volume and the columns the denoising strategy needs; the participants table has
     ``participant_id`` and every subject; for a group comparison, ``group_column`` with two
     groups of at least ``n_splits`` of the runs' subjects; the QC-FC covariates, each varying
-    across the subjects with a value.
+    across the subjects with a value; a high-pass cut-off below each run's Nyquist frequency.
 
     Parameters
     ----------
@@ -142,6 +143,8 @@ def check_inputs(
         ``group_comparison.n_splits``, the smallest group size the comparison accepts.
     covariates : sequence of str
         ``qcfc.covariates``: participants.tsv columns the QC-FC removes.
+    high_pass : float, optional
+        ``confounds.high_pass`` (Hz).
 
     Raises
     ------
@@ -157,6 +160,7 @@ def check_inputs(
         except InputDataError as exc:
             problems.append(str(exc))
     problems += _grid_problems(checked)
+    problems += _high_pass_problems(checked, high_pass)
     subjects = sorted({f["subject"] for f in runs.values()})
     problems += _participant_problems(participants, subjects, group_column, n_splits, covariates)
     if problems:
@@ -165,6 +169,25 @@ def check_inputs(
     columns = ["run", "subject", "session", "task", "bold", "bold_bytes", "confounds"]
     write_table(manifest, rows, [*columns, "n_volumes", "shape", "voxel_size_mm", "t_r"])
     log.info("%d runs checked", len(rows))
+
+
+def _high_pass_problems(
+    checked: Mapping[str, tuple[BoldHeader, float]], high_pass: float | None
+) -> list[str]:
+    """One line per run whose Nyquist frequency the high-pass cut-off reaches.
+
+    Such a filter removes every frequency the run has (a low-pass cut-off at or above Nyquist
+    is only moved below it, as the reference does, and filters nothing).
+    """
+    if high_pass is None:
+        return []
+    return [
+        f"{run}: confounds.high_pass={high_pass:g} Hz is at or above the Nyquist frequency "
+        f"{0.5 / t_r:g} Hz of its repetition time {t_r:g} s, so the filter would remove "
+        "everything; lower confounds.high_pass"
+        for run, (_, t_r) in checked.items()
+        if high_pass >= 0.5 / t_r
+    ]
 
 
 def _participant_problems(

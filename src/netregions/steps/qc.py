@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from netregions.exceptions import InputDataError
 from netregions.io import save_array, write_table
 from netregions.qc import exclusion_reasons, fd_summary
 from netregions.steps._common import by_run, read_json
@@ -14,6 +15,9 @@ from netregions.steps._common import by_run, read_json
 __all__ = ["QC_COLUMNS", "qc"]
 
 log = logging.getLogger("netregions")
+
+#: Runs listed in the error when every run is excluded.
+MAX_RUNS_SHOWN = 10
 
 #: Columns of ``group/qc.tsv`` before the participants' columns (the contract's first).
 QC_COLUMNS = (
@@ -145,9 +149,24 @@ def qc(
         rows.append(row)
         traces.append(_trace(run_design, row["n_volumes"]))
     _report(rows)
+    _check_some_run_left(rows)
     extra = [c for c in rows[0] if c not in QC_COLUMNS] if rows else []
     write_table(table, rows, [*QC_COLUMNS, *extra])
     save_array(_pad(traces), motion)
+
+
+def _check_some_run_left(rows: Sequence[Mapping]) -> None:
+    """Stop here when the rules exclude every run: the group steps would have nothing to use."""
+    if not rows or any(row["included"] for row in rows):
+        return
+    shown = [f"{row['run']}: {row['reason']}" for row in rows[:MAX_RUNS_SHOWN]]
+    more = len(rows) - len(shown)
+    raise InputDataError(
+        f"the qc.* rules exclude every one of the {len(rows)} runs; loosen qc.max_mean_fd, "
+        "qc.max_censored_fraction or qc.min_usable_minutes:\n"
+        + "\n".join(shown)
+        + (f"\n... and {more} more" if more else "")
+    )
 
 
 def _trace(design, n_volumes: int) -> np.ndarray:
