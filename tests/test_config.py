@@ -8,7 +8,6 @@ import yaml
 from netregions.bids import Run
 from netregions.config import (
     check_config,
-    check_participant_columns,
     check_participants,
     check_runs,
     coerce_cli_strings,
@@ -108,17 +107,17 @@ def _with_columns(group_column=None, covariates=()):
 def test_participant_columns_missing_from_an_existing_table_fail_at_parse_time(tmp_path):
     table = tmp_path / "participants.tsv"
     table.write_text("participant_id\tAge\tGender\tChild_Adult\nsub-01\t8\tF\tchild\n")
-    check_participant_columns(_with_columns("Child_Adult", ["Age", "Gender"]), str(table))
+    check_participants(_with_columns("Child_Adult", ["Age", "Gender"]), str(table))
     with pytest.raises(ConfigError) as info:
-        check_participant_columns(_with_columns("group", ["Age", "sex"]), str(table))
+        check_participants(_with_columns("group", ["Age", "sex"]), str(table))
     columns = "its columns are participant_id, Age, Gender, Child_Adult"
     assert str(info.value) == (
         f"group_comparison.column: {table} has no column 'group'; {columns}; "
         f"qcfc.covariates: {table} has no column 'sex'; {columns}"
     )
     # a table a job has not written yet is checked by check_inputs, not here
-    check_participant_columns(_with_columns("group", ["sex"]), str(tmp_path / "not_yet.tsv"))
-    check_participant_columns(_with_columns(), str(table))
+    check_participants(_with_columns("group", ["sex"]), str(tmp_path / "not_yet.tsv"))
+    check_participants(_with_columns(), str(table))
 
 
 def _run(name: str, mask: bool) -> Run:

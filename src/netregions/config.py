@@ -17,7 +17,6 @@ from netregions.exceptions import ConfigError, InputDataError
 
 __all__ = [
     "check_config",
-    "check_participant_columns",
     "check_participants",
     "check_runs",
     "coerce_cli_strings",
@@ -165,59 +164,49 @@ def check_config(config: Mapping[str, Any]) -> None:
         raise ConfigError("; ".join(problems))
 
 
-def check_participants(config: Mapping[str, Any], participants: str | None) -> None:
-    """The settings that read the participants table need one.
-
-    Raises
-    ------
-    ConfigError
-        ``group_comparison.column`` or ``qcfc.covariates`` is set but the source has no
-        participants table.
-    """
-    source = f"data.source {config['data']['source']!r} has none"
-    column = config["group_comparison"]["column"]
-    problems = []
-    if column and not participants:
-        problems.append(
-            f"group_comparison.column={column!r} needs a participants table: set "
-            f"data.participants ({source})"
-        )
-    covariates = config["qcfc"]["covariates"]
-    if covariates and not participants:
-        problems.append(
-            f"qcfc.covariates={covariates} needs a participants table: set data.participants "
-            f"({source})"
-        )
-    if problems:
-        raise ConfigError("; ".join(problems))
-
-
-def check_participant_columns(config: Mapping[str, Any], participants: str | None) -> None:
-    """When the participants table already exists, it must have the columns the settings name.
-
-    ``group_comparison.column`` and ``qcfc.covariates``. A table that a job writes or downloads
-    (synthetic, development) is checked by the ``check_inputs`` job instead, before any heavy
-    job; the group sizes always are (they depend on the selected subjects).
-
-    Raises
-    ------
-    ConfigError
-        Naming each setting, the table, the columns it lacks and those it has.
-    """
-    if not participants or not Path(participants).is_file():
-        return
-    from netregions.bids import check_participant_columns as check_columns
-
-    column = config["group_comparison"]["column"]
+def _column_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings that name participants.tsv columns, with their values, when set."""
     named = {
-        "group_comparison.column": [column] if column else [],
-        "qcfc.covariates": list(config["qcfc"]["covariates"]),
+        "group_comparison.column": config["group_comparison"]["column"],
+        "qcfc.covariates": config["qcfc"]["covariates"],
     }
+    return {setting: value for setting, value in named.items() if value}
+
+
+def check_participants(config: Mapping[str, Any], participants: str | None) -> None:
+    """The settings that name participants.tsv columns need the table, and its columns.
+
+    ``group_comparison.column`` and ``qcfc.covariates``. The columns are checked when the table
+    exists already; a table that a job writes or downloads (synthetic, development) is checked
+    by the ``check_inputs`` job instead, before any heavy job, and the group sizes always are
+    (they depend on the selected subjects).
+
+    Raises
+    ------
+    ConfigError
+        A setting is set but the source has no participants table; or the table lacks a
+        column a setting names (naming each setting, the table, the columns it lacks and those
+        it has).
+    """
+    named = _column_settings(config)
+    if named and not participants:
+        source = f"data.source {config['data']['source']!r} has none"
+        raise ConfigError(
+            "; ".join(
+                f"{setting}={value!r} needs a participants table: set data.participants ({source})"
+                for setting, value in named.items()
+            )
+        )
+    if not named or not Path(participants).is_file():
+        return
+    from netregions.bids import check_participant_columns
+
     problems = []
-    for setting, columns in named.items():
+    for setting, value in named.items():
         try:
-            if columns:
-                check_columns(participants, columns, setting)
+            check_participant_columns(
+                participants, [value] if isinstance(value, str) else value, setting
+            )
         except InputDataError as exc:
             problems.append(str(exc))
     if problems:
