@@ -701,8 +701,7 @@ def fdr_reject(p: np.ndarray | Sequence[float], alpha: float = 0.05) -> np.ndarr
     ndarray of bool
         Same shape as ``p``.
     """
-    q = fdr_bh(p)
-    return np.where(np.isnan(q), False, q <= alpha)
+    return fdr_bh(p) <= alpha  # NaN compares False
 
 
 def edge_differences(
@@ -738,7 +737,7 @@ def edge_differences(
         ``"mean_<b>"``: group means in the kind's units (Fisher-z means back-transformed to r
         for correlations); ``"t"``: Welch's t of ``b`` minus ``a`` (positive when group ``b``
         is higher); ``"p"``: two-sided p-value; ``"q"``: :func:`fdr_bh` over all edges;
-        ``"significant"``: :func:`fdr_reject` at ``alpha``.
+        ``"significant"``: ``q <= alpha``, as :func:`fdr_reject`.
 
     Raises
     ------
@@ -767,7 +766,7 @@ def edge_differences(
     for g, group_values in zip(groups, (a, b), strict=True):
         mean = group_values.mean(axis=0)
         result[f"mean_{g}"] = inverse_fisher_z(mean) if correlations else mean
-    result.update(t=test.statistic, p=test.pvalue, q=q, significant=fdr_reject(test.pvalue, alpha))
+    result.update(t=test.statistic, p=test.pvalue, q=q, significant=q <= alpha)
     return result
 
 
