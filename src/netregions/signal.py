@@ -456,14 +456,13 @@ def region_signals(series: np.ndarray, maps: np.ndarray, *, block: int = VOXEL_B
         raise ValueError(f"block must be a positive number of voxels, got {block}")
     n_voxels, n_regions = maps.shape
     gram = np.zeros((n_regions, n_regions))
-    projection = np.zeros((series.shape[0], n_regions))
     for start in range(0, n_voxels, block):
         maps64 = np.asarray(maps[start : start + block], dtype=np.float64)
         gram += maps64.T @ maps64
-        projection += np.asarray(series[:, start : start + block], dtype=np.float64) @ maps64
     eigval, eigvec = np.linalg.eigh(gram)
     if not _gram_is_accurate(eigval, series.dtype):
         return _min_norm_signals(series, maps, block)
+    projection = _project(series, maps, block)
     singular = np.sqrt(np.clip(eigval, 0, None))
     keep = singular > np.finfo(series.dtype).eps * singular.max() if singular.size else []
     basis = eigvec[:, keep] / eigval[keep]
@@ -482,13 +481,18 @@ def _gram_is_accurate(eigval: np.ndarray, dtype: np.dtype) -> bool:
     return bool(eigval[0] >= ratio * eigval[-1])
 
 
+def _project(series: np.ndarray, basis: np.ndarray, block: int) -> np.ndarray:
+    """``series @ basis`` in float64, summed over blocks of voxels (no float64 series copy)."""
+    projection = np.zeros((series.shape[0], basis.shape[1]))
+    for start in range(0, basis.shape[0], block):
+        chunk = np.asarray(series[:, start : start + block], dtype=np.float64)
+        projection += chunk @ np.asarray(basis[start : start + block], dtype=np.float64)
+    return projection
+
+
 def _min_norm_signals(series: np.ndarray, maps: np.ndarray, block: int) -> np.ndarray:
     """Minimum-norm least squares through the SVD of ``maps`` (cut-off eps of the dtype)."""
     left, singular, right = np.linalg.svd(np.asarray(maps, dtype=np.float64), full_matrices=False)
     keep = singular > np.finfo(series.dtype).eps * singular.max()
-    left, singular, right = left[:, keep], singular[keep], right[keep]
-    projection = np.zeros((series.shape[0], keep.sum()))
-    for start in range(0, maps.shape[0], block):
-        chunk = np.asarray(series[:, start : start + block], dtype=np.float64)
-        projection += chunk @ left[start : start + block]
-    return ((projection / singular) @ right).astype(series.dtype)
+    projection = _project(series, left[:, keep], block)
+    return ((projection / singular[keep]) @ right[keep]).astype(series.dtype)
