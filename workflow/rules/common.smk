@@ -27,7 +27,6 @@ settings.check_runs(config, RUNS)
 PARTICIPANTS = inputs.participants_path(DATA)
 settings.check_participants(config, PARTICIPANTS)
 COVARIATES = config["qcfc"]["covariates"]
-settings.check_participant_columns(config, PARTICIPANTS)
 EXCLUDING = any(limit is not None for limit in config["qc"].values())
 # the figures show the mean correlation, so it is always computed
 KINDS = list(dict.fromkeys([*config["connectivity"]["kinds"], "correlation"]))
@@ -177,18 +176,20 @@ def run_runtime(minutes):
     return runtime
 
 
+def settings_of(section, keys):
+    """Some keys of a config section as a param, in a fixed order: params are compared as
+    text, so the order the config file lists them in must not matter."""
+    return {key: config[section][key] for key in keys}
+
+
 def design_settings():
     """The denoising settings that decide confounds and censoring (params)."""
-    conf = config["confounds"]
-    keys = ("strategy", "columns", "fd_threshold", "std_dvars_threshold")
-    return {key: conf[key] for key in keys}
+    return settings_of("confounds", ("strategy", "columns", "fd_threshold", "std_dvars_threshold"))
 
 
 def qc_limits():
-    """The exclusion rules (params), in a fixed order: params are compared as text, so the
-    order the config file lists them in must not matter."""
-    keys = ("max_mean_fd", "max_censored_fraction", "min_usable_minutes")
-    return {key: config["qc"][key] for key in keys}
+    """The exclusion rules (params)."""
+    return settings_of("qc", ("max_mean_fd", "max_censored_fraction", "min_usable_minutes"))
 
 
 def participants_input(wildcards=None):

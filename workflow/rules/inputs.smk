@@ -130,12 +130,12 @@ rule check_inputs:
         mem_mb=500,
         runtime=30,
     params:
-        **covariates_param(),
         runs=check_inputs_runs,
         design=design_settings(),
         group_column=GC["column"],
         n_splits=GC["n_splits"],
         high_pass=config["confounds"]["high_pass"],
+        covariates=COVARIATES,
     run:
         from netregions.steps.check_inputs import check_inputs
 
