@@ -25,6 +25,7 @@ __all__ = [
     "distance_dependence",
     "edge_distances",
     "encode_covariates",
+    "min_subjects",
     "qcfc",
     "qcfc_summary",
 ]
@@ -82,13 +83,20 @@ def _pearson_columns(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return r, p
 
 
+def min_subjects(n_covariates: int) -> int:
+    """Fewest subjects a QC-FC with ``n_covariates`` regressors needs.
+
+    Each covariate takes one dimension from the residuals: with fewer subjects than
+    ``3 + n_covariates`` the residuals are collinear and r is +-1 whatever the data.
+    """
+    return 3 + int(n_covariates)
+
+
 def _edge_qcfc(
     edges: np.ndarray, fd: np.ndarray, covariates: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """QC-FC of complete data (no NaN): residualise on the covariates, then Pearson."""
-    # each covariate takes one dimension from the residuals: with fewer subjects than
-    # 3 + covariates the residuals are collinear and r is +-1 whatever the data
-    if len(fd) < 3 + covariates.shape[1]:
+    if len(fd) < min_subjects(covariates.shape[1]):
         return np.full(edges.shape[1], np.nan), np.full(edges.shape[1], np.nan)
     if covariates.shape[1]:
         edges = _residualise(edges, covariates)

@@ -10,7 +10,7 @@ import numpy as np
 from netregions.exceptions import InputDataError
 from netregions.io import atomic_path, read_table, write_table
 from netregions.naming import kind_file_name
-from netregions.qcfc import MISSING_CELLS, Covariates, encode_covariates
+from netregions.qcfc import MISSING_CELLS, Covariates, encode_covariates, min_subjects
 
 __all__ = ["QCFC_COLUMNS", "covariate_cells", "covariate_problems", "qcfc"]
 
@@ -195,7 +195,7 @@ def qcfc(
     # subjects without a mean FD, or without a covariate, are left out
     keep, design = _with_covariates(participants, covariates, list(covariances), np.isfinite(fd))
     nuisance = None if design is None else design.values
-    n_needed = 3 + (0 if design is None else len(design.names))
+    n_needed = min_subjects(0 if design is None else len(design.names))
     distances = edge_distances(_centres(regions))
     recorded = {
         "covariates": ",".join(design.names) if design else "none",
