@@ -9,6 +9,7 @@ __all__ = [
     "FMRIPREP_CONFOUNDS_SUFFIX",
     "FUNC_SUFFIX",
     "FUNC_SIDECAR_SUFFIX",
+    "MISSING_CELLS",
     "MISSING_VALUES",
     "REDUCED_CONFOUNDS_SUFFIX",
     "REDUCED_CONFOUND_COLUMNS",
@@ -50,6 +51,8 @@ REDUCED_CONFOUND_COLUMNS = (
 
 #: Spellings of a missing confound value (fMRIPrep writes ``n/a``; numpy writes ``nan``).
 MISSING_VALUES = frozenset({"n/a", "na", "nan", ""})
+#: Cells of a participants table that hold no value (BIDS writes ``n/a``), stripped.
+MISSING_CELLS = frozenset({"", "n/a"})
 
 
 def synthetic_subjects(n_subjects: int) -> list[str]:

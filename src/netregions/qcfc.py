@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from netregions.comparison import fdr_reject
+from netregions.naming import MISSING_CELLS
 
 __all__ = [
     "MISSING_CELLS",
@@ -32,8 +33,6 @@ __all__ = [
 
 #: Uncorrected and FDR significance level of the summaries.
 QCFC_ALPHA = 0.05
-#: Cells of a participants table that hold no value (BIDS writes ``n/a``).
-MISSING_CELLS = frozenset({"", "n/a"})
 
 
 def _as_edges(edges: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 
 from netregions.exceptions import InputDataError
 from netregions.io import read_table, write_table
+from netregions.naming import MISSING_CELLS
 
 __all__ = ["check_group_column", "group_comparison", "subject_labels"]
 
@@ -54,7 +55,7 @@ def subject_labels(
     labels, missing = {}, []
     for subject in dict.fromkeys(subjects):
         value = table[subject][column].strip()
-        if value in ("", "n/a"):
+        if value in MISSING_CELLS:
             missing.append(subject)
         else:
             labels[subject] = value
