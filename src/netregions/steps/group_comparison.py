@@ -11,7 +11,7 @@ from netregions.exceptions import InputDataError
 from netregions.io import read_table, write_table
 from netregions.naming import MISSING_CELLS
 
-__all__ = ["check_group_column", "group_comparison", "subject_labels"]
+__all__ = ["check_group_column", "edge_figure_title", "group_comparison", "subject_labels"]
 
 log = logging.getLogger("netregions")
 
@@ -119,6 +119,11 @@ def check_group_column(
 
 def _excluded_subjects(qc: str, kept: set[str]) -> list[str]:
     return sorted({row["subject"] for row in read_table(qc)} - kept)
+
+
+def edge_figure_title(kind: str, groups: Sequence[str], alpha: float) -> str:
+    """Title of a kind's edge figure: the contrast drawn and the FDR level (``q <= alpha``)."""
+    return f"{kind}: edges that differ ({groups[1]} - {groups[0]}, FDR q ≤ {alpha:g})"
 
 
 def _edge_rows(result: dict, region_ids: Sequence[str], groups: Sequence[str]) -> list[dict]:
@@ -234,7 +239,7 @@ def group_comparison(
             _edge_matrix(edge_result, "significant", n),
             table,
             mask_layer,
-            title=f"{kind}: edges that differ ({groups[1]} - {groups[0]}, q < {alpha})",
+            title=edge_figure_title(kind, groups, alpha),
             statistic_label=f"Welch t ({groups[1]} - {groups[0]})",
         )
         save_figure(drawn, edge_figure)
