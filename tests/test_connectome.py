@@ -166,7 +166,7 @@ def test_inputs_are_never_modified(rng):
 def test_correlation_is_shrunk_pearson_for_zscored_series(rng):
     x = signals(rng, 168, 7)
     z = (x - x.mean(axis=0)) / x.std(axis=0, ddof=1)
-    _, shrinkage = cm.ledoit_wolf(z)
+    shrinkage = LedoitWolf().fit(z).shrinkage_
     assert 0 < shrinkage < 1
     corr = cm.subject_connectivity(z, "correlation")
     expected = (1 - shrinkage) * np.corrcoef(z, rowvar=False)
@@ -180,7 +180,7 @@ def test_series_are_not_standardised(rng):
     cov = cm.subject_connectivity(x, "covariance")
     cov10 = cm.subject_connectivity(10 * x, "covariance")
     np.testing.assert_allclose(cov10, 100 * cov, rtol=1e-10)
-    np.testing.assert_allclose(cov, cm.ledoit_wolf(x)[0], rtol=0)
+    np.testing.assert_allclose(cov, LedoitWolf().fit(x).covariance_, rtol=1e-10)
 
 
 def test_correlation_is_spd_with_unit_diagonal_and_rescales_to_covariance(rng):
@@ -188,7 +188,7 @@ def test_correlation_is_spd_with_unit_diagonal_and_rescales_to_covariance(rng):
     corr = cm.subject_connectivity(x, "correlation")
     assert_spd(corr)
     np.testing.assert_array_equal(np.diag(corr), 1.0)
-    cov = cm.ledoit_wolf(x)[0]
+    cov = LedoitWolf().fit(x).covariance_
     d = np.sqrt(np.diag(cov))
     np.testing.assert_allclose(d[:, None] * corr * d, cov, rtol=1e-12)
 
@@ -280,8 +280,12 @@ def test_kinds_registry_and_tangent_vector(rng):
     assert cm.SUBJECT_KINDS == ("correlation", "partial correlation", "covariance", "precision")
     covariances = spd(rng, 4, 3)
     mean, whitening, tangents = cm.tangent_space(covariances)
+    np.testing.assert_allclose(whitening, powm(mean, -0.5), atol=1e-10)
     for covariance, tangent in zip(covariances, tangents, strict=True):
-        np.testing.assert_allclose(cm.tangent_vector(covariance, whitening), tangent, atol=1e-12)
+        # independent of tangent_space (which calls tangent_vector): log(W C W) by eigh
+        expected = logm_sym(whitening @ covariance @ whitening)
+        np.testing.assert_allclose(cm.tangent_vector(covariance, whitening), expected, atol=1e-10)
+        np.testing.assert_allclose(tangent, expected, atol=1e-10)
 
 
 def test_subject_connectomes_average_each_subjects_runs(rng):

@@ -1,6 +1,5 @@
 """QC and group-comparison figures: PNG sizes, edge cases, and what is drawn."""
 
-import time
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -156,17 +155,17 @@ def test_motion_all_runs_excluded(rng, tmp_path, n_runs):
     assert_png(out, (320, 1100) if n_runs == 1 else (750, 1100))
 
 
-def test_motion_1000_runs_is_a_fast_heat_map(rng, tmp_path):
+def test_motion_1000_runs_is_a_heat_map(rng, tmp_path):
+    # Scale comes from the drawing's structure (one image, not a line per run); its time is
+    # measured in benchmarks, never asserted here.
     runs, fd, kept, included = motion_runs(rng, 1000, n_volumes=200)
     fd[3] = fd[3][:150]  # a shorter run: its last 50 volumes are padding
     kept[3] = kept[3][:150]
-    save_figure(draw_stability(np.array([0.9])), tmp_path / "warm.png")  # fonts, caches: not timed
-    start = time.perf_counter()
     fig = draw_motion_overview(
         runs, fd, kept, included, fd_threshold=0.5, max_mean_fd=0.3, t_r=[2.0] * 1000
     )
     out = save_figure(fig, tmp_path / "m.png")
-    assert time.perf_counter() - start < 2.0
+    assert len(fig.axes[0].get_lines()) < 10
     assert_png(out, (750, 1100))
     (image,) = [c for ax in fig.axes for c in ax.get_children() if isinstance(c, AxesImage)]
     rgba = image.get_array()
