@@ -170,8 +170,17 @@ def test_tangent_vectorizer_transforms_new_subjects_at_the_training_mean(rng):
 def test_vectorizer_is_stateless_for_other_kinds(rng):
     covariances = spd_stack(rng)
     vectorizer = cmp.TangentVectorizer(kind="partial correlation").fit(covariances[:2])
-    expected = cmp.sym_matrix_to_vec(cmp.subject_matrices(covariances, "partial correlation"))
-    np.testing.assert_allclose(vectorizer.transform(covariances), expected)
+    # by hand: -P_ij / sqrt(P_ii P_jj) off the diagonal, 1 on it; lower triangle row by row,
+    # the diagonal divided by sqrt(2)
+    rows, cols = np.tril_indices(covariances.shape[1])
+    expected = []
+    for covariance in covariances:
+        precision = np.linalg.inv(covariance)
+        d = np.sqrt(np.diag(precision))
+        partial = -precision / np.outer(d, d)
+        np.fill_diagonal(partial, 1.0)
+        expected.append(partial[rows, cols] / np.where(rows == cols, SQRT2, 1.0))
+    np.testing.assert_allclose(vectorizer.transform(covariances), expected, atol=1e-12)
     assert not hasattr(vectorizer, "mean_")
 
 
@@ -453,5 +462,22 @@ def test_classify_survives_permutations_that_leave_a_group_out_of_a_training_fol
     labels = np.array(["A"] * 5 + ["B"] * 45)
     for seed in (1, 2):
         result = cmp.classify(covariances, labels, "covariance", random_state=seed)
-        assert 1 / 101 <= result["p_value"] <= 1.0
-        assert 0.0 <= result["balanced_accuracy"] <= 1.0
+        assert (result["n_subjects"], result["n_A"], result["n_B"]) == (50, 5, 45)
+        assert result["n_folds"] == 50 and result["n_permutations"] == 100
+        count = result["p_value"] * 101  # (C + 1) / (n + 1): a whole number of permutations
+        assert count == pytest.approx(round(count)) and 1 <= round(count) <= 101
+        assert 0.35 < result["balanced_accuracy"] < 0.65  # pure noise: about chance
+        assert result["p_value"] > 0.2
+
+
+def test_a_training_fold_with_one_group_predicts_that_group():
+    # all that can be learnt from one group is to predict it, whatever the features: tested
+    # on the other group alone (recall 0) and on both (recalls 1 and 0, balanced 0.5)
+    from sklearn.svm import LinearSVC
+
+    y = np.array([0, 0, 0, 1, 1, 1])
+    x = np.arange(12.0).reshape(6, 2)
+    train = np.array([0, 1, 2])  # group 0 only
+    splits = [(train, np.array([3, 4, 5])), (train, np.array([3, 4, 5, 0]))]
+    scores = cmp._fold_scores(LinearSVC(), [x, x], splits, y)
+    np.testing.assert_array_equal(scores, [0.0, 0.5])
