@@ -230,8 +230,13 @@ def test_killed_run_leaves_no_partial_output_and_resumes(run_copy):
     while time.time() < deadline and not (logs.exists() and any(logs.iterdir())):
         time.sleep(0.05)
     time.sleep(0.3)  # let a job get into its computation or its writes
+    # Snakemake marks a job's outputs incomplete while it runs: kill while one is marked
+    incomplete = run_copy / ".snakemake" / "incomplete"
+    while time.time() < deadline and not (incomplete.exists() and any(incomplete.iterdir())):
+        time.sleep(0.001)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+    assert any(incomplete.iterdir())  # the kill hit running jobs
     results = run_copy / "results"
     # a killed writer cannot remove its temporary file (.tmp-<pid>-<name>): never an output
     outputs = [p for p in results.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")]
