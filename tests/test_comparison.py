@@ -453,6 +453,7 @@ def test_tangent_reference_is_learned_from_the_training_fold_only(planted):
     )
 
 
+@pytest.mark.slow
 def test_classify_survives_permutations_that_leave_a_group_out_of_a_training_fold():
     # 5 against 45 subjects in 5 stratified folds: some permuted labellings put all five
     # "A" subjects into one test fold, leaving its training set with one group only

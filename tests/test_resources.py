@@ -139,6 +139,7 @@ def _peak_rss_of_job(folder: Path, code: str) -> float:
     return float(out.stdout.split()[-1])
 
 
+@pytest.mark.slow
 def test_the_consensus_request_covers_the_measured_peak(tmp_path):
     # a real consensus job in a fresh interpreter: its peak RSS must stay under the request,
     # sized above the floor (600 maps of 104,544 voxels: 1,029 MB)

@@ -102,6 +102,7 @@ def _rest_runs(dataset):
     return [run for run in dataset.runs if run.task == "rest"]
 
 
+@pytest.mark.slow
 def test_the_plan_stops_at_the_qc_checkpoint_when_runs_may_be_excluded(fmriprep_run):
     planned = fmriprep_run["planned"]
     assert planned["load_subject"] == 16  # 8 subjects x 2 sessions of the task; nback ignored

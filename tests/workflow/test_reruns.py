@@ -168,6 +168,7 @@ def _assert_same_files(first: Path, second: Path, files: list[Path]) -> None:
         assert filecmp.cmp(first / rel, second / rel, shallow=False), rel
 
 
+@pytest.mark.slow
 def test_same_numbers_with_one_or_two_cores(tiny_run, tmp_path):
     # the tiny run used --cores 2 (the decomposition's sparse coding on 2 threads)
     snakemake(tiny_run, "--cores", "1", "--config", "results_dir=results_one_core")
@@ -177,6 +178,7 @@ def test_same_numbers_with_one_or_two_cores(tiny_run, tmp_path):
     _assert_same_files(two, one, files)
 
 
+@pytest.mark.slow
 def test_same_numbers_when_run_jobs_are_processes(tiny_run):
     # the default profile runs the run: rules' jobs as threads of the Snakemake process;
     # without it each is a Snakemake process of its own, as on a cluster
@@ -190,6 +192,7 @@ def test_same_numbers_when_run_jobs_are_processes(tiny_run):
     assert "done in" in log.read_text()
 
 
+@pytest.mark.slow
 def test_keeping_decoded_runs_changes_no_number(tiny_run):
     config = ["--config", "results_dir=results_decoded", "storage={keep_decoded_runs: true}"]
     snakemake(tiny_run, "--cores", "2", *config)
@@ -219,6 +222,7 @@ def _readable(path: Path) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_killed_run_leaves_no_partial_output_and_resumes(run_copy):
     shutil.rmtree(run_copy / "results")
     cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(run_copy), "--cores", "2"]

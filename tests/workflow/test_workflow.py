@@ -102,6 +102,7 @@ def test_the_synthetic_runs_have_sidecars_so_their_tr_raises_no_warning(tiny_run
     assert logs and not any("no JSON sidecar" in text for text in logs)
 
 
+@pytest.mark.slow
 def test_the_group_column_is_checked_by_check_inputs(tmp_path):
     # 4 synthetic subjects (seed 1): 2 children, 2 adults
     def configure(column, n_splits):
