@@ -39,6 +39,7 @@ __all__ = [
     "pybids_config",
     "read_participants",
     "read_repetition_time",
+    "require_columns",
     "run_directory",
     "run_name",
     "write_json",
@@ -896,7 +897,17 @@ def check_participant_columns(
         Naming the setting, the file, the columns it lacks and the columns it has (also when
         the file is missing or empty).
     """
-    header = _read_tsv_rows(path)[0][1]
+    require_columns(_read_tsv_rows(path)[0][1], columns, setting, path)
+
+
+def require_columns(
+    header: Sequence[str], columns: Sequence[str], setting: str, path: str | os.PathLike
+) -> None:
+    """Raise :class:`InputDataError` naming the setting, the file and the columns it lacks.
+
+    The check of :func:`check_participant_columns` on a header already read (the keys of a
+    :func:`read_participants` row).
+    """
     unknown = [column for column in columns if column not in header]
     if unknown:
         raise InputDataError(

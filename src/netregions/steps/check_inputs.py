@@ -205,7 +205,7 @@ def _participant_problems(
     from netregions.bids import read_participants
 
     try:
-        read_participants(participants, subjects)
+        table = read_participants(participants, subjects)
     except InputDataError as exc:
         return [str(exc)]
     problems = []
@@ -213,13 +213,13 @@ def _participant_problems(
         from netregions.steps.group_comparison import check_group_column
 
         try:
-            check_group_column(participants, group_column, subjects, n_splits)
+            check_group_column(table, group_column, subjects, n_splits, participants)
         except InputDataError as exc:
             problems.append(str(exc))
     if covariates:
         from netregions.steps.qcfc import covariate_problems
 
-        problems += covariate_problems(participants, covariates, subjects)
+        problems += covariate_problems(table, covariates, subjects, participants)
     return problems
 
 

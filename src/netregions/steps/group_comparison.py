@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -27,9 +27,24 @@ _FIGURE_KEYS = (
 
 
 def subject_labels(
-    participants: str, column: str, subjects: Sequence[str]
+    table: Mapping[str, Mapping[str, str]],
+    column: str,
+    subjects: Sequence[str],
+    participants: str,
 ) -> tuple[dict[str, str], list[str]]:
     """Each subject's group in ``column``; subjects without a value are left out.
+
+    Parameters
+    ----------
+    table : mapping
+        The participants table of ``subjects``, as :func:`netregions.bids.read_participants`
+        returns it.
+    column : str
+        ``group_comparison.column``.
+    subjects : sequence of str
+        Subject labels (without ``sub-``), each a key of ``table``.
+    participants : path-like
+        Where the table was read, for the message.
 
     Returns
     -------
@@ -43,9 +58,6 @@ def subject_labels(
     ValueError
         ``column`` is not a column of the table (naming the columns it has).
     """
-    from netregions.bids import read_participants
-
-    table = read_participants(participants, sorted(set(subjects)))
     columns = next(iter(table.values())).keys() if table else []
     if column not in columns:
         raise ValueError(
@@ -63,7 +75,11 @@ def subject_labels(
 
 
 def check_group_column(
-    participants: str, column: str, subjects: Sequence[str], n_splits: int
+    table: Mapping[str, Mapping[str, str]],
+    column: str,
+    subjects: Sequence[str],
+    n_splits: int,
+    participants: str,
 ) -> None:
     """The comparison's checks of its groups, made on the selected subjects before any job.
 
@@ -73,14 +89,16 @@ def check_group_column(
 
     Parameters
     ----------
-    participants : path-like
-        participants.tsv.
+    table : mapping
+        The participants table of ``subjects`` (:func:`netregions.bids.read_participants`).
     column : str
         ``group_comparison.column``.
     subjects : sequence of str
         The subjects of the selected runs (labels without ``sub-``).
     n_splits : int
         ``group_comparison.n_splits``: each group needs at least this many subjects.
+    participants : path-like
+        Where the table was read, for the messages.
 
     Raises
     ------
@@ -88,16 +106,13 @@ def check_group_column(
         ``column`` is not a column of the table, or the subjects with a value in it do not
         form exactly two groups of at least ``n_splits`` subjects (:func:`subject_labels`,
         :func:`netregions.comparison.check_groups`). The message names the file, the column,
-        the groups found and the setting to change. Also the errors of
-        :func:`netregions.bids.read_participants`.
+        the groups found and the setting to change.
     """
     from netregions.comparison import check_groups
 
     selected = list(dict.fromkeys(subjects))
     try:
-        labels, missing = subject_labels(participants, column, selected)
-    except InputDataError:  # the table itself is unreadable or lacks a subject: as it says
-        raise
+        labels, missing = subject_labels(table, column, selected, participants)
     except ValueError as exc:  # not a column: the message names the file and the columns
         raise InputDataError(str(exc)) from None
     try:
@@ -196,12 +211,14 @@ def group_comparison(
         Stratified repeated cross-validation, permutation test, FDR level.
     """
     from netregions import comparison
+    from netregions.bids import read_participants
     from netregions.plotting import _inputs, save_figure
     from netregions.plotting.comparison import draw_classification, draw_edge_differences
     from netregions.steps.connectivity import subject_covariances
 
     region_ids, covariances = subject_covariances(timeseries, runs, subjects)
-    labels, missing = subject_labels(participants, column, list(covariances))
+    table = read_participants(participants, sorted(covariances))
+    labels, missing = subject_labels(table, column, list(covariances), participants)
     excluded = _excluded_subjects(qc, set(covariances))
     kept = [s for s in covariances if s in labels]
     y = np.array([labels[s] for s in kept])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -30,33 +30,52 @@ QCFC_COLUMNS = (
 
 
 def covariate_cells(
-    participants: str, covariates: Sequence[str], subjects: Sequence[str]
+    table: Mapping[str, Mapping[str, str]],
+    covariates: Sequence[str],
+    subjects: Sequence[str],
+    participants: str,
 ) -> dict[str, list[str]]:
-    """Each covariate's cells in the participants table, one per subject (order of ``subjects``).
+    """Each covariate's cells, one per subject (order of ``subjects``).
+
+    Parameters
+    ----------
+    table : mapping
+        The participants table of ``subjects``, as :func:`netregions.bids.read_participants`
+        returns it.
+    covariates : sequence of str
+        ``qcfc.covariates``.
+    subjects : sequence of str
+        Subject labels (without ``sub-``), each a key of ``table``.
+    participants : path-like
+        Where the table was read, for the message.
 
     Raises
     ------
     InputDataError
-        The table cannot be read, lacks a subject, or lacks a covariate column (naming the
-        file, the column and the columns it has).
+        The table lacks a covariate column (naming the file, the column and the columns it
+        has).
     """
-    from netregions.bids import check_participant_columns, read_participants
+    from netregions.bids import require_columns
 
-    check_participant_columns(participants, covariates, "qcfc.covariates")
-    table = read_participants(participants, sorted(set(subjects)))
+    if subjects:
+        require_columns(list(table[subjects[0]]), covariates, "qcfc.covariates", participants)
     return {column: [table[s][column] for s in subjects] for column in covariates}
 
 
 def covariate_problems(
-    participants: str, covariates: Sequence[str], subjects: Sequence[str]
+    table: Mapping[str, Mapping[str, str]],
+    covariates: Sequence[str],
+    subjects: Sequence[str],
+    participants: str,
 ) -> list[str]:
     """What would stop the QC-FC covariates, found before any heavy job (one line each).
 
     Checks every subject with a value, not only those QC keeps: a missing column, a column
-    with a single value, a column mixing numbers and text.
+    with a single value, a column mixing numbers and text. Arguments as
+    :func:`covariate_cells`.
     """
     try:
-        cells = covariate_cells(participants, covariates, subjects)
+        cells = covariate_cells(table, covariates, subjects, participants)
     except InputDataError as exc:
         return [str(exc)]
     problems = []
@@ -95,7 +114,10 @@ def _with_covariates(
         return usable, None
     if not participants:
         raise InputDataError(f"qcfc.covariates {list(covariates)} need a participants table")
-    cells = covariate_cells(participants, covariates, subjects)
+    from netregions.bids import read_participants
+
+    table = read_participants(participants, sorted(set(subjects)))
+    cells = covariate_cells(table, covariates, subjects, participants)
     known = _known(cells, len(subjects))
     if not known.all():
         lost = [s for s, k in zip(subjects, known, strict=True) if not k]
