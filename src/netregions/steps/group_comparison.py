@@ -217,8 +217,8 @@ def group_comparison(
     from netregions.steps.connectivity import subject_covariances
 
     region_ids, covariances = subject_covariances(timeseries, runs, subjects)
-    table = read_participants(participants, sorted(covariances))
-    labels, missing = subject_labels(table, column, list(covariances), participants)
+    participants_table = read_participants(participants, sorted(covariances))
+    labels, missing = subject_labels(participants_table, column, list(covariances), participants)
     excluded = _excluded_subjects(qc, set(covariances))
     kept = [s for s in covariances if s in labels]
     y = np.array([labels[s] for s in kept])
