@@ -1,6 +1,7 @@
 """The Snakemake glue: a rule's named inputs, outputs and params become a step's arguments."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -102,17 +103,25 @@ def test_run_step_sets_up_the_job_and_calls_the_step(tmp_path):
         )
 
         def my_step(timeseries, result, *, kind, threads):
+            from threadpoolctl import threadpool_info
+
+            blas = sorted({{lib["num_threads"] for lib in threadpool_info()
+                           if lib["user_api"] == "blas"}})
             payload = dict(timeseries=timeseries, kind=kind, threads=threads,
-                           numba=os.environ["NUMBA_NUM_THREADS"])
+                           numba=os.environ["NUMBA_NUM_THREADS"], blas=blas)
             open(result, "w").write(json.dumps(payload))
             return "done"
 
         print(run_step(snakemake, my_step))
         """
     )
+    # Snakemake sets the BLAS variables to the job's threads (capped by --cores): the maps of
+    # the decomposition would then depend on --cores, so run_step keeps BLAS on one thread
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "3", "OMP_NUM_THREADS": "3"}
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
-    )
+        [sys.executable, "-c", script],
+        capture_output=True, text=True, timeout=120, check=True, env=env,
+    )  # fmt: skip
     assert result.stdout.strip() == "done"
     payload = json.loads((tmp_path / "out.json").read_text())
     assert payload == {
@@ -120,6 +129,7 @@ def test_run_step_sets_up_the_job_and_calls_the_step(tmp_path):
         "kind": "correlation",
         "threads": 3,
         "numba": "3",
+        "blas": [1],
     }
     log = (tmp_path / "logs" / "job.log").read_text()
     assert "my_step(timeseries=['a.tsv', 'b.tsv'], result=" in log and "kind='correlation'" in log

@@ -175,6 +175,10 @@ def run_step(snakemake: Any, step: Callable) -> Any:
     The step's return value.
     """
     setup_job(snakemake)
+    # The job's threads go to the numba kernels, whose results do not depend on them; BLAS
+    # rounds differently with its thread count, and Snakemake gives a job fewer threads under
+    # a smaller --cores, so BLAS stays on one thread as in the run: jobs.
+    _single_threaded_libraries(user_api="blas")
     kwargs = step_arguments(
         dict(snakemake.input.items()),
         dict(snakemake.output.items()),
@@ -303,15 +307,16 @@ def _warning_router(original: Callable) -> Callable:
     return show
 
 
-def _single_threaded_libraries() -> None:
-    """BLAS and OpenMP on one thread in this process, for the libraries loaded so far.
+def _single_threaded_libraries(user_api: str | None = None) -> None:
+    """BLAS and OpenMP (or only ``user_api``) on one thread in this process.
 
-    Called at the start of every job, as a step may load a library the previous ones did
-    not; every caller sets the same limit, so concurrent jobs cannot undo each other's.
+    Applies to the libraries loaded so far: ``run:`` jobs call it at the start of every job,
+    as a step may load a library the previous ones did not; every caller sets the same limit,
+    so concurrent jobs cannot undo each other's.
     """
     # numpy's and scipy's BLAS (scipy ships its own) are loaded before they are limited
     import numpy  # noqa: F401
     import scipy.linalg  # noqa: F401
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=1)
+    threadpool_limits(limits=1, user_api=user_api)

@@ -96,3 +96,54 @@ def test_reduced_data_that_do_not_fit_the_mask_name_the_file(tmp_path, rng):
     ):
         decompose(paths, tmp_path / "mask.nii.gz", tmp_path / "c.nii.gz", n_components=3)
     assert not (tmp_path / "c.nii.gz").exists()
+
+
+_AS_SNAKEMAKE_RUNS_IT = """
+import sys
+from types import SimpleNamespace
+from snakemake.iocontainers import InputFiles, Log, OutputFiles, Params
+from netregions.steps.decompose import decompose
+from netregions.workflow import run_step
+
+root, paths = sys.argv[1], sys.argv[2:]
+inputs = InputFiles([*paths, f"{root}/mask.nii.gz"])
+inputs._set_name("reduced", 0, len(paths))
+inputs._set_name("mask", len(paths))
+outputs = OutputFiles([f"{root}/seed.npy"])
+outputs._set_name("components", 0)
+params = Params(fromdict={"method": "dictlearning", "n_components": 6, "random_state": 3,
+                          "settings": {"alpha": 1, "batch_size": 20, "n_epochs": 1}})
+snakemake = SimpleNamespace(input=inputs, output=outputs, params=params, threads=2,
+                            log=Log([f"{root}/job.log"]))
+run_step(snakemake, decompose)
+"""
+
+
+@pytest.mark.slow
+def test_maps_do_not_depend_on_the_blas_threads_snakemake_gives_the_job(tmp_path, rng):
+    # Snakemake sets OPENBLAS_NUM_THREADS to the job's threads, which --cores caps: with
+    # 1 or 2 BLAS threads dictionary learning rounds differently at this size (3000 voxels)
+    import os
+    import subprocess
+    import sys
+
+    shape, n_networks = (15, 20, 10), 6
+    networks = np.zeros((n_networks, int(np.prod(shape))), np.float32)
+    for k in range(n_networks):
+        networks[k, rng.choice(networks.shape[1], 300, replace=False)] = rng.random(300) + 0.5
+    paths = []
+    for r in range(6):
+        mixed = rng.standard_normal((20, n_networks)) @ networks
+        reduced = (mixed + 0.3 * rng.standard_normal(mixed.shape)).astype(np.float32)
+        paths.append(str(save_array(reduced, tmp_path / f"reduced{r}.npy")))
+    save_nifti(np.ones(shape, np.uint8), AFFINE, tmp_path / "mask.nii.gz")
+    maps = {}
+    for blas in ("1", "2"):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": blas, "OMP_NUM_THREADS": blas}
+        subprocess.run(
+            [sys.executable, "-c", _AS_SNAKEMAKE_RUNS_IT, str(tmp_path), *paths],
+            env=env, check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+        maps[blas] = np.load(tmp_path / "seed.npy")
+    assert maps["1"].shape == (n_networks, networks.shape[1])
+    np.testing.assert_array_equal(maps["1"], maps["2"])
