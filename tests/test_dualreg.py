@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from netregions.dualreg import dual_regression, stage1, stage2
+from netregions.dualreg import dual_regression, grand_mean_scale, stage1, stage2
 
 # --------------------------------------------------------------------------- helpers
 
@@ -184,3 +184,24 @@ def test_errors_name_the_problem(rng):
         stage2(data, constant, des_norm=False)
     with pytest.raises(ValueError, match="time courses are linearly dependent"):
         dual_regression(data[:3], maps)  # 3 volumes, 3 components: rank 2 after demeaning
+
+
+def test_grand_mean_scale_is_one_factor_for_the_whole_run(rng):
+    data = (500 + 40 * rng.standard_normal((30, 50))).astype(np.float32)
+    data[:, :10] *= 3  # brighter voxels stay brighter: no voxel-wise scaling
+    scaled = grand_mean_scale(data)
+    assert scaled.dtype == np.float64
+    factor = 100.0 / data.astype(np.float64).mean()
+    np.testing.assert_allclose(scaled, data * factor, rtol=1e-12)
+    assert scaled.mean() == pytest.approx(100.0)
+    np.testing.assert_allclose(grand_mean_scale(data, target=10000.0), 100 * scaled, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shift", [0.0, 1e-9, -1.0])
+def test_grand_mean_scale_refuses_data_without_a_positive_mean(rng, shift):
+    data = rng.standard_normal((20, 8))
+    data -= data.mean() - shift  # mean 0 to rounding, of rounding size, or negative
+    with pytest.raises(ValueError, match="grand-mean scaling needs a positive mean"):
+        grand_mean_scale(data)
+    with pytest.raises(ValueError, match="finite"):
+        grand_mean_scale(np.full((3, 3), np.nan))

@@ -13,10 +13,48 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DES_NORM_DDOF", "dual_regression", "stage1", "stage2"]
+__all__ = ["DES_NORM_DDOF", "GRAND_MEAN", "dual_regression", "grand_mean_scale", "stage1", "stage2"]
 
 #: Delta degrees of freedom of the standard deviation used by ``des_norm`` (sample SD).
 DES_NORM_DDOF = 1
+
+#: The mean intensity a run is scaled to before dual regression (:func:`grand_mean_scale`).
+GRAND_MEAN = 100.0
+
+
+def grand_mean_scale(data: np.ndarray, target: float = GRAND_MEAN) -> np.ndarray:
+    """Scale a run so that its mean over every voxel and volume is ``target``.
+
+    One factor for the whole run (FEAT's grand-mean scaling, with 100 instead of 10000): each
+    voxel keeps its variance relative to the others, so dual-regression maps carry amplitude
+    in percent of the run's mean intensity, comparable between runs and scanners.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_volumes, n_voxels)
+        In-mask series of one run, in the scanner's units (not demeaned).
+    target : float, default=100.0
+
+    Returns
+    -------
+    ndarray, float64, same shape
+
+    Raises
+    ------
+    ValueError
+        If the data are not a finite 2-D array, or their mean is not positive: at most 1 % of
+        their mean absolute value (data already demeaned or standardised have no intensity
+        to scale to).
+    """
+    values = _as_float64_2d(data, "data")
+    mean = float(values.mean())
+    # demeaned data have a mean of rounding size: no intensity to scale to
+    if mean <= 0.01 * float(np.abs(values).mean()):
+        raise ValueError(
+            f"the mean intensity of the data is {mean:g}: grand-mean scaling needs a positive "
+            "mean (the series of an fMRI run before any demeaning)"
+        )
+    return values * (target / mean)
 
 
 def dual_regression(

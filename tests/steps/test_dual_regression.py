@@ -10,7 +10,7 @@ from netregions.io import read_tsv, save_array, save_nifti
 from netregions.masking import unmask
 from netregions.steps.dual_regression import dual_regression
 
-from .helpers import AFFINE, detrend_reference
+from .helpers import AFFINE, detrend_reference, write_confounds
 
 RUN = "sub-01_task-rest"
 SHAPE = (8, 8, 8)
@@ -62,36 +62,48 @@ def _files(tmp_path):
 def test_time_courses_sidecar_says_what_the_rows_and_columns_are(tmp_path, rng):
     _inputs(tmp_path, rng, n_volumes=40)
     files = _files(tmp_path)
-    dual_regression(**files, run=RUN, detrend=True, standardize="zscore_sample")
+    dual_regression(**files, run=RUN, detrend=True)
     sidecar = json.loads((tmp_path / "out" / "timecourses.json").read_text())
     description = sidecar.pop("Description")
-    for fact in ("stage 1", "Every acquired volume is a row", "network_<k> is network k, 0-based"):
-        assert fact in description
+    facts = (
+        "stage 1",
+        "mean over voxels and volumes is 100, then detrended per voxel",
+        "Row i is volume VolumesKept[i]",
+        "network_<k> is network k, 0-based",
+    )
+    assert [fact for fact in facts if fact not in description] == []
     assert sidecar == {
         "SamplingFrequency": 0.4,
         "RepetitionTime": 2.5,
         "NumberOfVolumes": 40,
+        "NumberOfVolumesKept": 40,
+        "VolumesKept": list(range(40)),
         "network_00": {"Description": "Time course of network 0 (0-based)"},
         "network_01": {"Description": "Time course of network 1 (0-based)"},
         "network_02": {"Description": "Time course of network 2 (0-based)"},
+        "GrandMeanScaling": 100.0,
         "Detrend": True,
-        "Standardize": "zscore_sample",
         "Sources": ["bids::group/components.nii.gz", "bids::group/mask.nii.gz"],
         "Software": "netregions",
         "SoftwareVersion": netregions.__version__,
     }
     header, rows = read_tsv(files["timecourses"])
-    assert rows.shape[0] == sidecar["NumberOfVolumes"]  # every volume is a row
+    assert rows.shape[0] == sidecar["NumberOfVolumesKept"]
     assert [key for key in sidecar if key.startswith("network_")] == header
+    dual_regression(**files, run=RUN, detrend=False)
+    description = json.loads((tmp_path / "out" / "timecourses.json").read_text())["Description"]
+    assert "is 100; maps" in description and "detrended" not in description
 
 
 @pytest.mark.parametrize("detrend", [False, True])
 def test_stage1_recovers_the_time_courses_and_stage2_the_scaled_maps(tmp_path, rng, detrend):
     timecourses, maps = _inputs(tmp_path, rng)
     files = _files(tmp_path)
-    # no standardisation: the cleaning is linear in time, so the run stays an exact mixture
-    dual_regression(**files, run=RUN, detrend=detrend, standardize=None)
-    expected = detrend_reference(timecourses) if detrend else timecourses
+    dual_regression(**files, run=RUN, detrend=detrend)
+    # one factor scales the run to a mean of 100; detrending is linear in time, so the run
+    # stays an exact mixture of the maps with the scaled (detrended) time courses
+    scale = 100.0 / np.load(files["smoothed"]).astype(np.float64).mean()
+    expected = scale * (detrend_reference(timecourses) if detrend else timecourses)
     header, got = read_tsv(files["timecourses"])
     assert header == ["network_00", "network_01", "network_02"]
     np.testing.assert_allclose(got, expected, atol=1e-4 * np.abs(expected).max())
@@ -102,7 +114,74 @@ def test_stage1_recovers_the_time_courses_and_stage2_the_scaled_maps(tmp_path, r
     run_maps = np.asanyarray(img.dataobj)
     assert not run_maps[~_mask()].any()
     amplitude = expected.std(axis=0, ddof=1)
-    np.testing.assert_allclose(run_maps[_mask()].T, amplitude[:, None] * maps, atol=1e-4)
+    np.testing.assert_allclose(
+        run_maps[_mask()].T, amplitude[:, None] * maps, atol=1e-4 * amplitude.max()
+    )
+
+
+def _noisy_run(rng, maps, timecourses, baseline=800.0):
+    """A run of the networks on a baseline, with voxel noise as strong as the networks."""
+    signal = timecourses @ maps
+    return baseline + signal + 2.0 * rng.standard_normal(signal.shape)
+
+
+def _fitted_amplitude(tmp_path, data, network):
+    save_array(data.astype(np.float32), tmp_path / "smoothed.npy")
+    files = _files(tmp_path)
+    dual_regression(**files, run=RUN, detrend=True)
+    run_map = np.asanyarray(nib.load(files["maps"]).dataobj)[_mask()].T[network]
+    planted = _group_maps()[network]
+    return float(run_map @ planted / (planted @ planted))
+
+
+def test_maps_keep_a_network_s_amplitude_between_runs(tmp_path, rng):
+    # planted: two runs alike but for network 0, twice as strong in the second; voxels are
+    # not standardised, so its map doubles (z-scored voxels shrink the ratio: see
+    # docs/methods/stability.md, Dual regression in the workflow)
+    timecourses, maps = _inputs(tmp_path, rng, n_volumes=120)
+    timecourses = rng.standard_normal((120, 3)) * 20
+    noise_rng = np.random.default_rng(5)
+    first = _noisy_run(noise_rng, maps, timecourses)
+    stronger = timecourses * [2.0, 1.0, 1.0]
+    second = _noisy_run(np.random.default_rng(5), maps, stronger)  # the same noise
+    ratio = _fitted_amplitude(tmp_path, second, 0) / _fitted_amplitude(tmp_path, first, 0)
+    assert ratio == pytest.approx(2.0, rel=0.05)
+    other = _fitted_amplitude(tmp_path, second, 1) / _fitted_amplitude(tmp_path, first, 1)
+    assert other == pytest.approx(1.0, rel=0.05)
+
+
+def test_dummy_scans_are_left_out_of_the_fit_and_the_rows(tmp_path, rng):
+    # planted: 4 non-steady-state volumes far brighter than the rest, flagged by fMRIPrep
+    timecourses, maps = _inputs(tmp_path, rng, n_volumes=60)
+    timecourses = rng.standard_normal((60, 3)) * 20
+    data = _noisy_run(rng, maps, timecourses)
+    data[:4] *= 1.5
+    save_array(data.astype(np.float32), tmp_path / "smoothed.npy")
+    flags = {f"non_steady_state_outlier{k:02d}": np.eye(60)[k] for k in range(4)}
+    confounds = write_confounds(tmp_path / "confounds.tsv", flags)
+    files = _files(tmp_path)
+    dual_regression(**files, confounds=str(confounds), run=RUN, detrend=True)
+    sidecar = json.loads((tmp_path / "out" / "timecourses.json").read_text())
+    assert sidecar["NumberOfVolumes"] == 60 and sidecar["NumberOfVolumesKept"] == 56
+    assert sidecar["VolumesKept"] == list(range(4, 60))
+    _, got = read_tsv(files["timecourses"])
+    assert got.shape == (56, 3)
+    for k in range(3):
+        assert np.corrcoef(got[:, k], timecourses[4:, k])[0, 1] > 0.99
+
+
+def test_a_run_too_short_for_its_networks_is_named(tmp_path, rng):
+    _inputs(tmp_path, rng, n_volumes=3)  # 3 volumes, 3 networks: stage 2 has no solution
+    with pytest.raises(ValueError, match=rf"^{RUN}: .*linearly dependent"):
+        dual_regression(**_files(tmp_path), run=RUN)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_demeaned_run_cannot_be_scaled_and_is_named(tmp_path, rng):
+    _inputs(tmp_path, rng)
+    save_array(rng.standard_normal((40, 216)).astype(np.float32) - 5, tmp_path / "smoothed.npy")
+    with pytest.raises(ValueError, match=rf"^{RUN}: the mean intensity of the data is -"):
+        dual_regression(**_files(tmp_path), run=RUN)
 
 
 def test_group_maps_on_another_grid_name_the_run(tmp_path, rng):

@@ -176,9 +176,13 @@ def test_consensus_of_three_seeds_and_dual_regression(fmriprep_run):
     maps = nib.load(folder / f"{run.name}_desc-dualreg_components.nii.gz")
     assert maps.shape == components.shape
     header, tcs = read_tsv(folder / f"{run.name}_desc-dualreg_timeseries.tsv")
-    assert header == ["network_00", "network_01", "network_02"] and tcs.shape == (60, 3)
+    # the planted dummy scans are left out, the censored volumes kept (no censoring here)
+    steady = list(range(run.n_dummy, 60))
+    assert header == ["network_00", "network_01", "network_02"]
+    assert tcs.shape == (len(steady), 3)
     sidecar = json.loads((folder / f"{run.name}_desc-dualreg_timeseries.json").read_text())
-    assert sidecar["NumberOfVolumes"] == 60  # dummy scans and censored volumes included
+    assert sidecar["NumberOfVolumes"] == 60 and sidecar["VolumesKept"] == steady
+    assert sidecar["NumberOfVolumesKept"] == len(steady) and 0 < run.n_dummy < 60
     assert sidecar["SamplingFrequency"] == 1 / sidecar["RepetitionTime"]
     assert [key for key in sidecar if key.startswith("network_")] == header
     mask = np.asanyarray(nib.load(results / "group" / "mask.nii.gz").dataobj) > 0

@@ -132,6 +132,7 @@ rule tangent_connectome:
 rule dual_regression:
     """A run's own network maps and time courses (netregions.steps.dual_regression)."""
     input:
+        unpack(run_files("confounds")),
         smoothed=work("smoothed.npy"),
         components=group("components.nii.gz"),
         mask=group("mask.nii.gz"),
@@ -153,7 +154,6 @@ rule dual_regression:
     params:
         run="{run}",
         detrend=DEC["detrend"],
-        standardize=DEC["standardize"],
     run:
         from netregions.steps.dual_regression import dual_regression
 

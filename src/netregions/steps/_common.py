@@ -60,3 +60,12 @@ def json_safe(payload: Mapping[str, Any]) -> dict[str, Any]:
         return value
 
     return plain(dict(payload))
+
+
+def dummy_volumes_of(confounds: str | None, n_volumes: int, run: str) -> np.ndarray:
+    """Non-steady-state volumes flagged in a run's confounds file (none without a file)."""
+    if not confounds:
+        return np.zeros(n_volumes, dtype=bool)
+    from netregions.confounds import dummy_volumes, read_confounds_table
+
+    return dummy_volumes(read_confounds_table(confounds, n_volumes, run))

@@ -14,7 +14,7 @@ from netregions.io import (
     save_array,
 )
 from netregions.resources import CHUNK  # volumes decoded and smoothed at a time
-from netregions.steps._common import check_grid, read_mask
+from netregions.steps._common import check_grid, dummy_volumes_of, read_mask
 
 __all__ = ["masked_series", "preprocess_subject"]
 
@@ -45,15 +45,6 @@ def masked_series(
     for start, block in blocks:
         series[start : start + block.shape[3]] = smoother(block)
     return series
-
-
-def _dummy_volumes(confounds: str | None, n_volumes: int, run: str) -> np.ndarray:
-    """Non-steady-state volumes flagged in the confounds file (none without a file)."""
-    if not confounds:
-        return np.zeros(n_volumes, dtype=bool)
-    from netregions.confounds import dummy_volumes, read_confounds_table
-
-    return dummy_volumes(read_confounds_table(confounds, n_volumes, run))
 
 
 def preprocess_subject(
@@ -101,7 +92,7 @@ def preprocess_subject(
     mask_data, affine = read_mask(mask)
     series = masked_series(bold, mask_data, affine, smoothing_fwhm, run)
     save_array(series, smoothed)
-    dummy = _dummy_volumes(confounds, series.shape[0], run)
+    dummy = dummy_volumes_of(confounds, series.shape[0], run)
     if dummy.any():
         log.info("%s: %d non-steady-state volume(s) left out", run, int(dummy.sum()))
     kept = series[~dummy] if dummy.any() else series
