@@ -302,6 +302,7 @@ def test_stability_bars_nan_and_cluster_sizes(tmp_path):
     sizes = np.array([10, 10, 1, 12, 10, 9])
     fig = draw_stability(stability, sizes=sizes, n_runs=10)
     (ax,) = fig.axes
+    assert ax.get_ylabel() == "stability (Iq × coverage)"  # what stability.tsv's column is
     bars = list(ax.containers[0])
     assert [b.get_height() for b in bars] == pytest.approx([0.95, 0.85, 0.0, 0.6, 0.99, 0.3])
     texts = {t.get_text(): t for t in ax.texts}

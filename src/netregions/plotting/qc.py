@@ -780,8 +780,9 @@ def draw_stability(
     Parameters
     ----------
     stability : ndarray, shape (n_networks,)
-        Stability index (cluster quality Iq) per network, nominally in [0, 1]; NaN (a
-        singleton cluster) is marked "n/a".
+        Stability index per network: ICASSO's cluster quality Iq times the fraction of runs
+        that found the network (:func:`netregions.stability.consensus`), nominally in [0, 1];
+        NaN (a singleton cluster) is marked "n/a".
     sizes : ndarray of int, shape (n_networks,), optional
         Number of estimates in each network's cluster, written above its bar.
     n_runs : int, optional
@@ -814,7 +815,7 @@ def draw_stability(
     ax.set_xticks(ticks, [str(k) for k in ticks], fontsize=_FONT - 1)
     ax.tick_params(axis="y", labelsize=_FONT - 1)
     ax.set_xlabel("network (component index)", fontsize=_FONT)
-    ax.set_ylabel("stability index Iq", fontsize=_FONT)
+    ax.set_ylabel("stability (Iq \u00d7 coverage)", fontsize=_FONT)
     handles = [
         Patch(
             facecolor="#7fbf7b",
