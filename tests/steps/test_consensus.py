@@ -95,3 +95,11 @@ def test_noisy_seeds_are_less_stable_and_the_clusters_are_the_planted_maps(tmp_p
     assert all(0.5 < s < 1.0 for s in stability)
     assert stability == sorted(stability, reverse=True)  # most stable first
     assert [r["size"] for r in rows] == ["5"] * 3
+
+
+def test_a_seed_that_does_not_fit_the_mask_is_named_before_clustering(tmp_path):
+    good = _maps()
+    paths = _inputs(tmp_path, [good, good[:, :-5], good])
+    with pytest.raises(ValueError, match=r"seed-1\.npy: maps of shape \(3, 211\), the group mask"):
+        consensus(paths, tmp_path / "mask.nii.gz", **_outputs(tmp_path), n_components=3)
+    assert not (tmp_path / "components.nii.gz").exists()

@@ -18,6 +18,16 @@ log = logging.getLogger("netregions")
 SIGN_OF_METHOD = {"dictlearning": "mostly_positive", "canica": "positive_peak"}
 
 
+def _seed_maps(path: str, n_voxels: int) -> np.ndarray:
+    """One seed's in-mask maps, memory-mapped, checked against the group mask."""
+    maps = np.load(path, mmap_mode="r")
+    if maps.ndim != 2 or maps.shape[1] != n_voxels:
+        raise ValueError(
+            f"{path}: maps of shape {maps.shape}, the group mask has {n_voxels} voxels"
+        )
+    return maps
+
+
 def consensus(
     seeds: Sequence[str],
     mask: str,
@@ -53,7 +63,9 @@ def consensus(
 
     mask_data, affine = read_mask(mask)
     # mapped, not read: the pool that clustering stacks is then the only copy in memory
-    runs = [np.load(path, mmap_mode="r") for path in seeds]
+    runs = [_seed_maps(path, int(mask_data.sum())) for path in seeds]
+    # the clustering's messages number the decompositions ("run i") in this order
+    log.info("decomposition runs: %s", ", ".join(f"{i} = {p}" for i, p in enumerate(seeds)))
     result = cluster(runs, n_clusters=n_components, sign=SIGN_OF_METHOD[method])
     log.info(
         "the %d most stable of %d clusters of %d estimates from %d seeds; stability %s",
