@@ -205,3 +205,14 @@ def test_grand_mean_scale_refuses_data_without_a_positive_mean(rng, shift):
         grand_mean_scale(data)
     with pytest.raises(ValueError, match="finite"):
         grand_mean_scale(np.full((3, 3), np.nan))
+
+
+def test_dependent_maps_are_refused_after_a_float32_round_trip(rng):
+    # the third map is the second scaled plus a constant: dependent once demeaned, even
+    # when float32 storage (the workflow's NIfTI) leaves it independent to float64 precision
+    maps = rng.standard_normal((3, 216))
+    maps[2] = 2 * maps[1] + 1
+    data = rng.standard_normal((40, 2)) @ maps[:2] + 0.1 * rng.standard_normal((40, 216))
+    for stored in (maps, maps.astype(np.float32)):
+        with pytest.raises(ValueError, match="group maps .* linearly dependent: rank 2"):
+            dual_regression(data, stored)

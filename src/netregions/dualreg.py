@@ -13,7 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DES_NORM_DDOF", "GRAND_MEAN", "dual_regression", "grand_mean_scale", "stage1", "stage2"]
+__all__ = [
+    "DES_NORM_DDOF",
+    "GRAND_MEAN",
+    "RANK_RCOND",
+    "dual_regression",
+    "grand_mean_scale",
+    "stage1",
+    "stage2",
+]
 
 #: Delta degrees of freedom of the standard deviation used by ``des_norm`` (sample SD).
 DES_NORM_DDOF = 1
@@ -212,9 +220,15 @@ def _unit_sd(timecourses: np.ndarray) -> np.ndarray:
     return timecourses / sd
 
 
+#: Singular values of a design below this fraction of its largest count as zero: maps and
+#: series stored in float32 determine no finer direction, and with float64's default dependent
+#: maps written to float32 pass as independent (docs/methods/stability.md, Dual regression).
+RANK_RCOND = 1e-6
+
+
 def _least_squares(design: np.ndarray, target: np.ndarray, what: str) -> np.ndarray:
     """``argmin_B ||target - design @ B||`` by SVD, refusing rank-deficient designs."""
-    coef, _, rank, _ = np.linalg.lstsq(design, target, rcond=None)
+    coef, _, rank, _ = np.linalg.lstsq(design, target, rcond=RANK_RCOND)
     if rank < design.shape[1]:
         raise ValueError(
             f"{what} are linearly dependent: rank {rank} for {design.shape[1]} regressors "
