@@ -200,3 +200,26 @@ def test_series_that_do_not_fit_the_mask_name_the_run(tmp_path, rng):
     ):
         dual_regression(**_files(tmp_path), run=RUN)
     assert not (tmp_path / "out").exists()
+
+
+def test_voxels_outside_the_run_s_field_of_view_are_left_out(tmp_path, rng):
+    # planted: a slab of the mask (where network 0 lies) is constant 0 in this run, as outside
+    # its field of view; FSL fits only voxels with a signal, and so does the step
+    timecourses, maps = _inputs(tmp_path, rng, n_volumes=80)
+    timecourses = rng.standard_normal((80, 3)) * 20
+    data = _noisy_run(rng, maps, timecourses)
+    outside = np.indices(SHAPE)[0][_mask()] <= 2  # x <= 2: the first network's side
+    data[:, outside] = 0.0
+    save_array(data.astype(np.float32), tmp_path / "smoothed.npy")
+    files = _files(tmp_path)
+    dual_regression(**files, run=RUN, detrend=True)
+    _, got = read_tsv(files["timecourses"])
+    # each time course at its planted amplitude, in percent of the mean of the voxels with a
+    # signal (kept, the empty voxels shrank network 0's and inflated the others')
+    scale = 100.0 / data[:, ~outside].astype(np.float32).astype(np.float64).mean()
+    amplitude = got.std(axis=0) / (scale * timecourses.std(axis=0))
+    np.testing.assert_allclose(amplitude, 1.0, atol=0.03)
+    for k in range(3):
+        assert np.corrcoef(got[:, k], timecourses[:, k])[0, 1] > 0.98
+    run_maps = np.asanyarray(nib.load(files["maps"]).dataobj)[_mask()].T
+    assert not run_maps[:, outside].any() and run_maps[:, ~outside].any()

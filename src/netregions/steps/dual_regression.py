@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 import netregions
@@ -17,6 +19,8 @@ from netregions.steps._common import (
 )
 
 __all__ = ["dual_regression", "network_column"]
+
+log = logging.getLogger("netregions")
 
 
 def network_column(network: int) -> str:
@@ -69,7 +73,8 @@ def dual_regression(
 ) -> None:
     """Stage 1 (group maps → the run's time courses), stage 2 (→ the run's maps).
 
-    The run's data are its smoothed in-mask series without its dummy scans, scaled to a mean
+    The run's data are its smoothed in-mask series without its dummy scans and without the
+    voxels that are constant in it (outside its field of view; 0 in its maps), scaled to a mean
     intensity of 100 (:func:`netregions.dualreg.grand_mean_scale`) and detrended per voxel as
     for the reduction; voxels are not standardised, so that with the time courses scaled to
     unit variance in stage 2 (FSL's ``--des_norm``) a map carries the network's amplitude, in
@@ -122,14 +127,20 @@ def dual_regression(
             f"{run}: {series.shape[1]} voxels in the series, {in_mask.shape[1]} in the group mask"
         )
     kept = np.flatnonzero(~dummy_volumes_of(confounds, series.shape[0], run))
+    # as FSL: only voxels with a signal (a voxel outside the run's field of view is constant)
+    varying = np.ptp(series[kept], axis=0) > 0
+    if not varying.all():
+        log.info("%s: %d constant voxel(s) of the group mask left out", run, (~varying).sum())
     try:
-        data = grand_mean_scale(series[kept])
+        data = grand_mean_scale(series[np.ix_(kept, np.flatnonzero(varying))])
         if detrend:
             remove_trends(data, inplace=True)
-        tcs, subject_maps = regress(data, in_mask, des_norm=True)
+        tcs, fitted = regress(data, in_mask[:, varying], des_norm=True)
     except ValueError as exc:
         raise ValueError(f"{run}: {exc}") from exc
-    save_nifti(unmask(subject_maps.astype(np.float32), mask_data), affine, maps)
+    subject_maps = np.zeros(in_mask.shape, np.float32)
+    subject_maps[:, varying] = fitted
+    save_nifti(unmask(subject_maps, mask_data), affine, maps)
     names = [network_column(k) for k in range(tcs.shape[1])]
     write_tsv(timecourses, tcs.astype(np.float32), names)
     t_r = float(read_json(stats)["t_r"])
