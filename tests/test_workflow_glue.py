@@ -103,6 +103,7 @@ def test_run_step_sets_up_the_job_and_calls_the_step(tmp_path):
         )
 
         def my_step(timeseries, result, *, kind, threads):
+            import scipy.linalg  # loads scipy's own BLAS after run_step set the limit
             from threadpoolctl import threadpool_info
 
             blas = sorted({{lib["num_threads"] for lib in threadpool_info()

@@ -178,7 +178,7 @@ def run_step(snakemake: Any, step: Callable) -> Any:
     # The job's threads go to the numba kernels, whose results do not depend on them; BLAS
     # rounds differently with its thread count, and Snakemake gives a job fewer threads under
     # a smaller --cores, so BLAS stays on one thread as in the run: jobs.
-    _single_threaded_libraries(user_api="blas")
+    _blas_on_one_thread()
     kwargs = step_arguments(
         dict(snakemake.input.items()),
         dict(snakemake.output.items()),
@@ -307,16 +307,38 @@ def _warning_router(original: Callable) -> Callable:
     return show
 
 
-def _single_threaded_libraries(user_api: str | None = None) -> None:
-    """BLAS and OpenMP (or only ``user_api``) on one thread in this process.
+def _blas_on_one_thread() -> None:
+    """BLAS on one thread in this process: the libraries loaded so far, and those loaded later.
 
-    Applies to the libraries loaded so far: ``run:`` jobs call it at the start of every job,
-    as a step may load a library the previous ones did not; every caller sets the same limit,
-    so concurrent jobs cannot undo each other's.
+    For a script job's process. The environment reaches the BLAS libraries that load later
+    (scipy's, for instance), so nothing is imported only to limit it; OpenMP, which numba's
+    kernels may use, keeps the job's threads.
+    """
+    for variable in _BLAS_THREAD_VARIABLES:
+        os.environ[variable] = "1"
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
+#: The thread-count variables of the BLAS libraries numpy and scipy may load.
+_BLAS_THREAD_VARIABLES = (
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
+def _single_threaded_libraries() -> None:
+    """BLAS and OpenMP on one thread in this process, for the libraries loaded so far.
+
+    Called at the start of every ``run:`` job, as a step may load a library the previous ones
+    did not; every caller sets the same limit, so concurrent jobs cannot undo each other's.
     """
     # numpy's and scipy's BLAS (scipy ships its own) are loaded before they are limited
     import numpy  # noqa: F401
     import scipy.linalg  # noqa: F401
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=1, user_api=user_api)
+    threadpool_limits(limits=1)
