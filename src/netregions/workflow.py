@@ -41,7 +41,8 @@ def setup_job(snakemake: Any) -> logging.Logger:
     """Prepare a workflow job: log file, warnings, thread counts, peak-memory report.
 
     Must run before numba is imported: numba reads ``NUMBA_NUM_THREADS`` at import, and
-    Snakemake sets the BLAS/OpenMP thread variables for a job but not numba's.
+    Snakemake sets the BLAS/OpenMP thread variables for a job but not numba's. The job's
+    threads go to numba; BLAS runs on one thread.
 
     Parameters
     ----------
@@ -54,6 +55,10 @@ def setup_job(snakemake: Any) -> logging.Logger:
         The package logger, writing to the job's log file and (warnings and errors) to stderr.
     """
     os.environ["NUMBA_NUM_THREADS"] = str(max(1, int(snakemake.threads)))
+    # The job's threads go to the numba kernels, whose results do not depend on them; BLAS
+    # rounds differently with its thread count, and Snakemake gives a job fewer threads under
+    # a smaller --cores, so BLAS stays on one thread as in the run: jobs.
+    _blas_on_one_thread()
     log.setLevel(logging.INFO)
     log.handlers.clear()
     if snakemake.log:
@@ -175,10 +180,6 @@ def run_step(snakemake: Any, step: Callable) -> Any:
     The step's return value.
     """
     setup_job(snakemake)
-    # The job's threads go to the numba kernels, whose results do not depend on them; BLAS
-    # rounds differently with its thread count, and Snakemake gives a job fewer threads under
-    # a smaller --cores, so BLAS stays on one thread as in the run: jobs.
-    _blas_on_one_thread()
     kwargs = step_arguments(
         dict(snakemake.input.items()),
         dict(snakemake.output.items()),
@@ -307,6 +308,15 @@ def _warning_router(original: Callable) -> Callable:
     return show
 
 
+#: The thread-count variables of the BLAS libraries numpy and scipy may load.
+_BLAS_THREAD_VARIABLES = (
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
 def _blas_on_one_thread() -> None:
     """BLAS on one thread in this process: the libraries loaded so far, and those loaded later.
 
@@ -319,15 +329,6 @@ def _blas_on_one_thread() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
-
-
-#: The thread-count variables of the BLAS libraries numpy and scipy may load.
-_BLAS_THREAD_VARIABLES = (
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-)
 
 
 def _single_threaded_libraries() -> None:
