@@ -126,13 +126,17 @@ def dual_regression(
         raise ValueError(
             f"{run}: {series.shape[1]} voxels in the series, {in_mask.shape[1]} in the group mask"
         )
-    kept = np.flatnonzero(~dummy_volumes_of(confounds, series.shape[0], run))
+    n_volumes = series.shape[0]
+    kept = np.flatnonzero(~dummy_volumes_of(confounds, n_volumes, run))
+    steady = series[kept] if kept.size < n_volumes else series
+    del series  # the scaled float64 copy is the only one the regressions need
     # as FSL: only voxels with a signal (a voxel outside the run's field of view is constant)
-    varying = np.ptp(series[kept], axis=0) > 0
+    varying = np.ptp(steady, axis=0) > 0
     if not varying.all():
         log.info("%s: %d constant voxel(s) of the group mask left out", run, (~varying).sum())
     try:
-        data = grand_mean_scale(series[np.ix_(kept, np.flatnonzero(varying))])
+        data = grand_mean_scale(steady if varying.all() else steady[:, varying])
+        del steady
         if detrend:
             remove_trends(data, inplace=True)
         tcs, fitted = regress(data, in_mask[:, varying], des_norm=True)
@@ -144,5 +148,5 @@ def dual_regression(
     names = [network_column(k) for k in range(tcs.shape[1])]
     write_tsv(timecourses, tcs.astype(np.float32), names)
     t_r = float(read_json(stats)["t_r"])
-    sidecar = _sidecar(names, kept, len(series), t_r, detrend)
+    sidecar = _sidecar(names, kept, n_volumes, t_r, detrend)
     write_json(timecourses_json, json_safe(sidecar))
